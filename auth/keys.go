@@ -1,0 +1,185 @@
+// Package auth holds Tally's API keys and decides who may do what.
+//
+// Keys live in a JSON keys file (format in docs/keys.md):
+//
+//	{"keys": [
+//	  {"name": "ai-tutor", "role": "ingest", "key": "…"},
+//	  {"name": "finance", "role": "finance", "key": "…"},
+//	  {"name": "acme-courses", "role": "provider", "provider": "prov_acme", "key": "…"}
+//	]}
+//
+// Keys are compared in constant time (as SHA-256 digests, against every
+// key, with no early exit) and never logged.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Role is what a key may do.
+type Role string
+
+// Roles.
+const (
+	// RoleIngest may send events.
+	RoleIngest Role = "ingest"
+	// RoleFinance may read everything, close periods and run payouts.
+	RoleFinance Role = "finance"
+	// RoleProvider may read its own provider's balance, payouts and statements.
+	RoleProvider Role = "provider"
+)
+
+// MinKeyLength is the shortest key accepted in a keys file.
+const MinKeyLength = 24
+
+// ErrInvalidKeys is wrapped by every keys-file validation error.
+var ErrInvalidKeys = errors.New("invalid keys file")
+
+// Key is one entry of the keys file.
+type Key struct {
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Provider string `json:"provider,omitempty"`
+	Secret   string `json:"key"`
+}
+
+// File is the keys file.
+type File struct {
+	Keys []Key `json:"keys"`
+}
+
+// Principal is who a key belongs to.
+type Principal struct {
+	Name     string
+	Role     Role
+	Provider string
+}
+
+// Keyring authenticates keys.
+type Keyring struct {
+	entries []entry
+}
+
+type entry struct {
+	digest [32]byte
+	who    Principal
+}
+
+// Parse validates a keys file and builds a Keyring.
+func Parse(data []byte) (*Keyring, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKeys, err)
+	}
+	if len(f.Keys) == 0 {
+		return nil, fmt.Errorf("%w: no keys", ErrInvalidKeys)
+	}
+	kr := &Keyring{}
+	seen := map[[32]byte]bool{}
+	for i, k := range f.Keys {
+		where := fmt.Sprintf("keys[%d] (%q)", i, k.Name)
+		switch {
+		case k.Name == "":
+			return nil, fmt.Errorf("%w: keys[%d]: name is required", ErrInvalidKeys, i)
+		case k.Role != RoleIngest && k.Role != RoleFinance && k.Role != RoleProvider:
+			return nil, fmt.Errorf("%w: %s: role must be ingest, finance or provider, got %q", ErrInvalidKeys, where, k.Role)
+		case k.Role == RoleProvider && k.Provider == "":
+			return nil, fmt.Errorf("%w: %s: a provider key needs \"provider\"", ErrInvalidKeys, where)
+		case k.Role != RoleProvider && k.Provider != "":
+			return nil, fmt.Errorf("%w: %s: \"provider\" is only for provider keys", ErrInvalidKeys, where)
+		case len(k.Secret) < MinKeyLength:
+			return nil, fmt.Errorf("%w: %s: key must be at least %d characters", ErrInvalidKeys, where, MinKeyLength)
+		}
+		d := sha256.Sum256([]byte(k.Secret))
+		if seen[d] {
+			return nil, fmt.Errorf("%w: %s: the same key is listed twice", ErrInvalidKeys, where)
+		}
+		seen[d] = true
+		kr.entries = append(kr.entries, entry{digest: d, who: Principal{Name: k.Name, Role: k.Role, Provider: k.Provider}})
+	}
+	return kr, nil
+}
+
+// LoadFile reads and parses a keys file.
+func LoadFile(path string) (*Keyring, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading keys file: %w", err)
+	}
+	kr, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return kr, nil
+}
+
+// Authenticate returns the principal of secret. It compares against every
+// key in constant time.
+func (k *Keyring) Authenticate(secret string) (Principal, bool) {
+	d := sha256.Sum256([]byte(secret))
+	var found Principal
+	ok := 0
+	for _, e := range k.entries {
+		if subtle.ConstantTimeCompare(d[:], e.digest[:]) == 1 {
+			found = e.who
+			ok = 1
+		}
+	}
+	return found, ok == 1
+}
+
+// NewSecret returns a random key.
+func NewSecret(prefix string) (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating key: %w", err)
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// WriteDevFile creates a keys file with one ingest and one finance key, for
+// local use, readable only by its owner. It refuses to overwrite a file.
+func WriteDevFile(path string) (File, error) {
+	var f File
+	for _, k := range []struct {
+		name   string
+		role   Role
+		prefix string
+	}{{"dev-ingest", RoleIngest, "tk_ingest_"}, {"dev-finance", RoleFinance, "tk_finance_"}} {
+		s, err := NewSecret(k.prefix)
+		if err != nil {
+			return File{}, err
+		}
+		f.Keys = append(f.Keys, Key{Name: k.name, Role: k.role, Secret: s})
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return File{}, fmt.Errorf("encoding keys file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return File{}, fmt.Errorf("creating keys dir: %w", err)
+	}
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return File{}, fmt.Errorf("creating keys file: %w", err)
+	}
+	if _, err := fh.Write(append(data, '\n')); err != nil {
+		fh.Close()
+		return File{}, fmt.Errorf("writing keys file: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return File{}, fmt.Errorf("writing keys file: %w", err)
+	}
+	return f, nil
+}

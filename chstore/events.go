@@ -1,0 +1,103 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+
+	"github.com/tally-billing/tally/consumers"
+	"github.com/tally-billing/tally/schemas"
+)
+
+// ContentHashes returns the stored content hash of every identity among ids
+// that is in the identity table. When a race ever stored one identity twice,
+// the first stored (lowest stream sequence) is the one that counts.
+func (s *Store) ContentHashes(ctx context.Context, ids []schemas.Identity) (map[schemas.Identity][16]byte, error) {
+	out := make(map[schemas.Identity][16]byte)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	tbl, err := ext.NewTable("batch_ids", ext.Column("source", "String"), ext.Column("id", "String"))
+	if err != nil {
+		return nil, fmt.Errorf("building identity table: %w", err)
+	}
+	for _, id := range ids {
+		if err := tbl.Append(id.Source, id.ID); err != nil {
+			return nil, fmt.Errorf("building identity table: %w", err)
+		}
+	}
+	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+	rows, err := s.conn.Query(ctx, `
+SELECT source, id, argMin(content_hash, stream_seq)
+FROM event_ids
+WHERE (source, id) IN (SELECT source, id FROM batch_ids)
+GROUP BY source, id`)
+	if err != nil {
+		return nil, fmt.Errorf("querying identities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id schemas.Identity
+		var h string
+		if err := rows.Scan(&id.Source, &id.ID, &h); err != nil {
+			return nil, fmt.Errorf("scanning identity: %w", err)
+		}
+		var hash [16]byte
+		copy(hash[:], h)
+		out[id] = hash
+	}
+	return out, rows.Err()
+}
+
+// InsertEvents inserts events into the events table (and, through the
+// materialized view, the identity table) as one block carrying token as its
+// insert_deduplication_token.
+func (s *Store) InsertEvents(ctx context.Context, events []consumers.StoredEvent, token string) error {
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"insert_deduplication_token":                      token,
+		"deduplicate_blocks_in_dependent_materialized_views": 1,
+	}))
+	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO events
+(source, id, type, subject, time, content_hash, credits, feature, model, user_id, seat_type, order_id, currency, amount, tax, payload, stream_seq)`)
+	if err != nil {
+		return fmt.Errorf("preparing insert: %w", err)
+	}
+	defer batch.Abort()
+	for _, se := range events {
+		e := se.Event
+		h := e.ContentHash()
+		f := hotFieldsOf(e)
+		if err := batch.Append(e.Source, e.ID, string(e.Type), e.Subject, e.Time, string(h[:]),
+			f.credits, f.feature, f.model, f.userID, f.seatType, f.orderID, f.currency, f.amount, f.tax,
+			string(e.Raw), se.StreamSeq); err != nil {
+			return fmt.Errorf("appending event %d: %w", se.StreamSeq, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("sending insert: %w", err)
+	}
+	return nil
+}
+
+// InsertDeadLetters inserts dead letters as one block carrying token.
+func (s *Store) InsertDeadLetters(ctx context.Context, entries []consumers.DeadLetterRecord, token string) error {
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": token}))
+	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO dead_letters
+(dlq_seq, origin_stream, origin_seq, origin_subject, source, id, type, field, reason, payload, dead_at)`)
+	if err != nil {
+		return fmt.Errorf("preparing insert: %w", err)
+	}
+	defer batch.Abort()
+	for _, d := range entries {
+		if err := batch.Append(d.Seq, d.OriginStream, d.OriginSeq, d.OriginSubject, d.Source, d.ID, d.Type,
+			d.Field, d.Reason, string(d.Payload), d.DeadAt); err != nil {
+			return fmt.Errorf("appending dead letter %d: %w", d.Seq, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("sending insert: %w", err)
+	}
+	return nil
+}

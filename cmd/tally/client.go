@@ -1,0 +1,55 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tally-billing/tally/auth"
+)
+
+// clientFlags are the connection flags of the CLI commands that talk to a
+// running Tally over HTTP.
+type clientFlags struct {
+	url     string
+	key     string
+	dataDir string
+}
+
+func (c *clientFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.url, "url", "http://127.0.0.1:8080", "base URL of the Tally API")
+	cmd.Flags().StringVar(&c.key, "key", "", "API key (default: the dev keys file of --data-dir, for the role needed)")
+	cmd.Flags().StringVar(&c.dataDir, "data-dir", ".tally", "data dir of a local `tally run`, to find its dev keys file")
+}
+
+// keyFor returns the key to use: --key, or the first key of role in the
+// dev keys file.
+func (c *clientFlags) keyFor(role auth.Role) (string, error) {
+	if c.key != "" {
+		return c.key, nil
+	}
+	path := filepath.Join(c.dataDir, "keys.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("no --key given and no dev keys file: %w", err)
+	}
+	var f auth.File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	for _, k := range f.Keys {
+		if k.Role == role {
+			return k.Secret, nil
+		}
+	}
+	return "", fmt.Errorf("no --key given and %s has no %s key", path, role)
+}
+
+func (c *clientFlags) httpClient() *http.Client {
+	return &http.Client{Timeout: 60 * time.Second}
+}

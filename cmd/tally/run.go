@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tally-billing/tally/daemon"
+)
+
+func newRunCmd() *cobra.Command {
+	var cfg daemon.Config
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the Tally daemon (HTTP ingest, consumers, API)",
+		Long: `Run the Tally daemon.
+
+With no --nats-url, an embedded NATS server with JetStream stores in the data
+dir. With no --clickhouse-dsn, a local ClickHouse server is started from
+libchdb.so (run "make chdb" once) and stores in the data dir. With no
+--keys-file on a loopback address, a dev keys file is created in the data dir.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			log, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			d, err := daemon.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			waitErr := make(chan error, 1)
+			go func() { waitErr <- d.Wait() }()
+			select {
+			case <-ctx.Done():
+				log.Info().Msg("shutting down")
+			case err := <-waitErr:
+				if err != nil {
+					log.Error().Err(err).Msg("a part failed; shutting down")
+				}
+			}
+			return d.Stop(context.Background())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP API")
+	f.StringVar(&cfg.DataDir, "data-dir", ".tally", "directory for the embedded NATS store, managed ClickHouse data and dev keys")
+	f.StringVar(&cfg.KeysFile, "keys-file", "", "API keys file (see docs/keys.md); required on a non-loopback address")
+	f.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS server or cluster; empty embeds one")
+	f.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server")
+	f.StringVar(&cfg.ClickHouseDSN, "clickhouse-dsn", "", "external ClickHouse DSN; empty starts a managed local server")
+	f.StringVar(&cfg.ChdbLib, "chdb-lib", "", "path to libchdb.so for the managed ClickHouse (default: .cache/chdb)")
+	f.StringVar(&cfg.StripeKey, "stripe-key", "", "Stripe secret key; empty is a dry run (nothing sent)")
+	f.StringVar(&cfg.StripeAPIBase, "stripe-api-base", "", "Stripe API base URL (e.g. stripe-mock in tests)")
+	f.StringVar(&cfg.PriceBook, "price-book", "", "price book file (default: the shipped price book)")
+	f.DurationVar(&cfg.Topology.DedupWindow, "dedup-window", 10*time.Minute, "JetStream duplicate window")
+	f.IntVar(&cfg.SinkMaxBatch, "sink-max-batch", 5000, "most events per ClickHouse insert")
+	f.DurationVar(&cfg.SinkMaxWait, "sink-max-wait", 200*time.Millisecond, "longest wait to fill a ClickHouse insert")
+	f.StringVar(&logLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")
+	annotateEnv(cmd)
+	return cmd
+}

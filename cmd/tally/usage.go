@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tally-billing/tally/aggregators"
+	"github.com/tally-billing/tally/auth"
+)
+
+func newUsageCmd() *cobra.Command {
+	var cf clientFlags
+	var tenant, from, to string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "usage",
+		Short: "Show a tenant's usage per meter (needs a finance key)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if tenant == "" {
+				return fmt.Errorf("--tenant is required")
+			}
+			key, err := cf.keyFor(auth.RoleFinance)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if from != "" {
+				q.Set("from", from)
+			}
+			if to != "" {
+				q.Set("to", to)
+			}
+			u := cf.url + "/v1/tenants/" + url.PathEscape(tenant) + "/usage?" + q.Encode()
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, u, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := cf.httpClient().Do(req)
+			if err != nil {
+				return fmt.Errorf("querying usage: %w", err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+			if err != nil {
+				return fmt.Errorf("reading usage: %w", err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("querying usage: %s: %s", resp.Status, body)
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var usage aggregators.Usage
+			if err := json.Unmarshal(body, &usage); err != nil {
+				return fmt.Errorf("decoding usage: %w", err)
+			}
+			printUsage(cmd.OutOrStdout(), usage)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().StringVar(&from, "from", "", "start, RFC 3339 or YYYY-MM-DD (default: start of this month)")
+	cmd.Flags().StringVar(&to, "to", "", "end, exclusive (default: start of next month)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	annotateEnv(cmd)
+	return cmd
+}
+
+func printUsage(w io.Writer, u aggregators.Usage) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "tenant %s, %s to %s\n\n", u.Tenant, u.From.Format("2006-01-02 15:04:05Z07:00"), u.To.Format("2006-01-02 15:04:05Z07:00"))
+	fmt.Fprintln(tw, "METER\tDETAIL\tVALUE")
+	fmt.Fprintf(tw, "ai credits\ttotal (%d events)\t%s\n", u.AICredits.Events, u.AICredits.Total)
+	for _, f := range sortedKeys(u.AICredits.ByFeature) {
+		fmt.Fprintf(tw, "ai credits\t%s\t%s\n", f, u.AICredits.ByFeature[f])
+	}
+	fmt.Fprintf(tw, "ai packs\t%d purchased\t%s credits\n", u.AIPacks.Count, u.AIPacks.Credits)
+	for _, k := range sortedKeys(u.Seats) {
+		s := u.Seats[k]
+		fmt.Fprintf(tw, "seats\t%s peak\t%d\n", k, s.Peak)
+		fmt.Fprintf(tw, "seats\t%s at end\t%d\n", k, s.AtEnd)
+	}
+	for _, c := range sortedKeys(u.Marketplace) {
+		m := u.Marketplace[c]
+		fmt.Fprintf(tw, "marketplace\t%s sales\t%d (gross %s, tax %s)\n", c, m.Sales, m.Gross, m.Tax)
+		fmt.Fprintf(tw, "marketplace\t%s refunds\t%d (%s)\n", c, m.Refunds, m.Refunded)
+	}
+	tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

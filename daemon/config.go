@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tally-billing/tally/pipeline"
+)
+
+// Config is everything `tally run` needs. Flags and TALLY_* environment
+// variables map one to one onto its fields (see cmd/tally).
+type Config struct {
+	// HTTPAddr is where the API listens (default 127.0.0.1:8080).
+	HTTPAddr string
+	// DataDir holds the embedded NATS store, the managed ClickHouse data
+	// and the dev keys file (default ./.tally).
+	DataDir string
+	// KeysFile is the API keys file. Empty on a loopback HTTPAddr: a dev
+	// keys file is created in DataDir. Empty elsewhere: start is refused.
+	KeysFile string
+	// NATSURL of an external NATS server or cluster; empty runs an
+	// embedded server storing in DataDir/nats.
+	NATSURL string
+	// NATSListen is the client address of the embedded NATS server, for
+	// emitters that publish directly (default 127.0.0.1:4222).
+	NATSListen string
+	// ClickHouseDSN of an external ClickHouse; empty starts and supervises
+	// a local server from libchdb.so, storing in DataDir/clickhouse.
+	ClickHouseDSN string
+	// ChdbLib is the path to libchdb.so (default: found by chlocal).
+	ChdbLib string
+	// StripeKey, StripeAPIBase and PriceBook are taken now and used by
+	// billing; with no Stripe key invoices and payouts are a dry run.
+	StripeKey     string
+	StripeAPIBase string
+	PriceBook     string
+
+	// Topology sets stream limits.
+	Topology pipeline.TopologyConfig
+	// SinkMaxBatch and SinkMaxWait tune the ClickHouse sink batches.
+	SinkMaxBatch int
+	SinkMaxWait  time.Duration
+
+	// LauncherExecutable and LauncherArgs start the managed ClickHouse
+	// child (default: this binary with the hidden launcher subcommand).
+	LauncherExecutable string
+	LauncherArgs       []string
+	LauncherEnv        []string
+
+	// ShutdownTimeout bounds the graceful shutdown (default 30s).
+	ShutdownTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger zerolog.Logger
+}
+
+// LauncherCommand is the hidden subcommand that runs the managed ClickHouse.
+const LauncherCommand = "__clickhouse-server"
+
+func (c *Config) setDefaults() {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = ".tally"
+	}
+	if c.NATSListen == "" {
+		c.NATSListen = "127.0.0.1:4222"
+	}
+	if len(c.LauncherArgs) == 0 {
+		c.LauncherArgs = []string{LauncherCommand}
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	c.setDefaults()
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http address %q: %w", c.HTTPAddr, err)
+	}
+	if c.KeysFile == "" && !isLoopback(host) {
+		return fmt.Errorf("%w: %s is not a loopback address", ErrNoKeys, c.HTTPAddr)
+	}
+	if err := c.Topology.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ErrNoKeys refuses to serve a non-loopback address without a keys file.
+var ErrNoKeys = errors.New("a keys file (--keys-file) is required")
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// DevKeysPath is where a dev keys file is created.
+func (c Config) DevKeysPath() string { return filepath.Join(c.DataDir, "keys.json") }

@@ -1,0 +1,363 @@
+// Package daemon wires Tally's parts into the `tally run` process: NATS
+// (embedded or external), the JetStream topology, ClickHouse (managed local
+// or external), the consumers and the HTTP API, and shuts them down in the
+// reverse order, draining in-flight batches.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tally-billing/tally/api"
+	"github.com/tally-billing/tally/auth"
+	"github.com/tally-billing/tally/chlocal"
+	"github.com/tally-billing/tally/chstore"
+	"github.com/tally-billing/tally/consumers"
+	"github.com/tally-billing/tally/natsembed"
+	"github.com/tally-billing/tally/pipeline"
+)
+
+// Durable consumer names, shared by every replica.
+const (
+	SinkConsumer       = "tally-sink"
+	ValidatorConsumer  = "tally-validator"
+	DeadLetterConsumer = "tally-deadletters"
+)
+
+// Daemon is a running Tally.
+type Daemon struct {
+	cfg      Config
+	log      zerolog.Logger
+	keysPath string
+
+	natsSrv *natsembed.Server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	chSrv   *chlocal.Server
+	chDSN   string
+	store   *chstore.Store
+	httpSrv *http.Server
+	httpLn  net.Listener
+
+	cancel   context.CancelFunc
+	group    *errgroup.Group
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start brings every part up and returns once the API is serving.
+// On error, whatever was started is stopped again.
+func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			d.teardown(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	keys, err := d.loadKeys()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.startNATS(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.startClickHouse(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.startServing(ctx, keys); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Daemon) loadKeys() (*auth.Keyring, error) {
+	path := d.cfg.KeysFile
+	if path == "" {
+		path = d.cfg.DevKeysPath()
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if _, err := auth.WriteDevFile(path); err != nil {
+				return nil, err
+			}
+			d.log.Warn().Str("keys_file", path).Msg("created a dev keys file (loopback only); pass --keys-file in production")
+		} else {
+			d.log.Info().Str("keys_file", path).Msg("using the dev keys file")
+		}
+	}
+	d.keysPath = path
+	return auth.LoadFile(path)
+}
+
+func (d *Daemon) startNATS(ctx context.Context) error {
+	url := d.cfg.NATSURL
+	if url == "" {
+		srv, err := natsembed.Start(natsembed.Config{
+			StoreDir:   filepath.Join(d.cfg.DataDir, "nats"),
+			ListenAddr: d.cfg.NATSListen,
+			Logger:     d.log,
+		})
+		if err != nil {
+			return fmt.Errorf("starting embedded nats: %w", err)
+		}
+		d.natsSrv = srv
+		url = srv.ClientURL()
+		d.log.Info().Str("url", url).Msg("embedded nats with jetstream started")
+	}
+	nc, err := nats.Connect(url,
+		nats.Name("tally"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond),
+		// No buffering while disconnected: a publish then fails at once and
+		// ingest answers 503, instead of a 202 for bytes still in memory.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			d.log.Warn().Err(err).Msg("nats disconnected")
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { d.log.Info().Msg("nats reconnected") }),
+	)
+	if err != nil {
+		return fmt.Errorf("connecting to nats: %w", err)
+	}
+	d.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("opening jetstream: %w", err)
+	}
+	d.js = js
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := pipeline.ApplyTopology(tctx, js, d.cfg.Topology); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (d *Daemon) startClickHouse(ctx context.Context) error {
+	dsn := d.cfg.ClickHouseDSN
+	if dsn == "" {
+		srv, err := chlocal.Start(ctx, chlocal.Config{
+			LibPath:      d.cfg.ChdbLib,
+			DataDir:      filepath.Join(d.cfg.DataDir, "clickhouse"),
+			Executable:   d.cfg.LauncherExecutable,
+			LauncherArgs: d.cfg.LauncherArgs,
+			Env:          d.cfg.LauncherEnv,
+			Logger:       d.log.With().Str("component", "chlocal").Logger(),
+		})
+		if err != nil {
+			return fmt.Errorf("starting managed clickhouse: %w", err)
+		}
+		d.chSrv = srv
+		dsn = srv.DSN()
+		d.log.Info().Str("dsn", dsn).Str("log", srv.LogFile()).Msg("managed clickhouse started")
+	}
+	d.chDSN = dsn
+	store, err := chstore.Open(ctx, chstore.Config{DSN: dsn, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	d.store = store
+	if err := store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrating clickhouse: %w", err)
+	}
+	return nil
+}
+
+func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ingestMetrics := pipeline.NewIngestMetrics(reg)
+	consumerMetrics := consumers.NewMetrics(reg)
+	sinkMetrics := consumers.NewSinkMetrics(reg)
+
+	pub, err := pipeline.NewPublisher(d.js, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	dlq, err := pipeline.NewDeadLetters(pub)
+	if err != nil {
+		return err
+	}
+	runners, err := d.buildRunners(pub, dlq, ingestMetrics, consumerMetrics, sinkMetrics)
+	if err != nil {
+		return err
+	}
+	ingest, err := pipeline.NewIngestHandler(pipeline.IngestConfig{
+		Publisher: pub, Now: d.cfg.Now, Logger: d.log.With().Str("component", "ingest").Logger(), Metrics: ingestMetrics,
+	})
+	if err != nil {
+		return err
+	}
+	router, err := api.NewRouter(api.Config{
+		Keys:    keys,
+		Ingest:  ingest,
+		Usage:   d.store,
+		Ready:   d.ready,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Now:     d.cfg.Now,
+		Logger:  d.log.With().Str("component", "api").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", d.cfg.HTTPAddr, err)
+	}
+	d.httpLn = ln
+	d.httpSrv = &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	g, gctx := errgroup.WithContext(runCtx)
+	d.group = g
+	for _, r := range runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	g.Go(func() error {
+		if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving http: %w", err)
+		}
+		return nil
+	})
+	d.log.Info().Str("addr", ln.Addr().String()).Str("keys_file", d.keysPath).Msg("tally is serving")
+	return nil
+}
+
+func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters, im *pipeline.IngestMetrics,
+	cm *consumers.Metrics, sm *consumers.SinkMetrics) ([]*consumers.Runner, error) {
+	specs := []struct {
+		stream, durable string
+		handler         consumers.Handler
+		maxBatch        int
+		maxWait         time.Duration
+		deadLetter      bool
+	}{
+		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store, sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true},
+		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im), 1000, 50 * time.Millisecond, true},
+		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store), 1000, 200 * time.Millisecond, false},
+	}
+	var out []*consumers.Runner
+	for _, s := range specs {
+		log := d.log.With().Str("component", "consumer").Str("consumer", s.durable).Logger()
+		mws := []consumers.Middleware{consumers.Log(log), consumers.Measure(cm, s.durable)}
+		if s.deadLetter {
+			mws = append(mws, consumers.DeadLetter(dlq))
+		}
+		mws = append(mws, consumers.Retry(consumers.RetryConfig{}), consumers.Recover())
+		r, err := consumers.NewRunner(d.js, consumers.RunnerConfig{
+			Stream: s.stream, Durable: s.durable, MaxBatch: s.maxBatch, MaxWait: s.maxWait,
+			Logger: log, Metrics: cm,
+		}, consumers.Chain(s.handler, mws...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// ready reports whether events can be taken: JetStream must answer.
+func (d *Daemon) ready(ctx context.Context) error {
+	if !d.nc.IsConnected() {
+		return errors.New("nats not connected")
+	}
+	if _, err := d.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (d *Daemon) HTTPAddr() string { return d.httpLn.Addr().String() }
+
+// NATSURL is the NATS server the daemon uses.
+func (d *Daemon) NATSURL() string { return d.nc.ConnectedUrl() }
+
+// ClickHouseDSN is the ClickHouse the daemon stores into.
+func (d *Daemon) ClickHouseDSN() string { return d.chDSN }
+
+// ClickHouse is the managed local server, or nil with an external DSN.
+func (d *Daemon) ClickHouse() *chlocal.Server { return d.chSrv }
+
+// KeysFile is the keys file in use.
+func (d *Daemon) KeysFile() string { return d.keysPath }
+
+// Wait blocks until a part fails or Stop is called, and returns the first
+// error.
+func (d *Daemon) Wait() error { return d.group.Wait() }
+
+// Stop shuts down gracefully: the API stops taking requests and finishes
+// those in flight, the consumers finish their batch in hand, then NATS,
+// ClickHouse and the embedded servers close. It is safe to call twice.
+func (d *Daemon) Stop(ctx context.Context) error {
+	d.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, d.cfg.ShutdownTimeout)
+		defer cancel()
+		d.stopErr = d.teardown(ctx)
+	})
+	return d.stopErr
+}
+
+func (d *Daemon) teardown(ctx context.Context) error {
+	var errs []error
+	if d.httpSrv != nil {
+		if err := d.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping http: %w", err))
+		}
+	}
+	if d.cancel != nil {
+		d.cancel()
+		if err := d.group.Wait(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.nc != nil {
+		if err := d.nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			d.log.Warn().Err(err).Msg("flushing nats")
+		}
+		d.nc.Close()
+	}
+	if d.store != nil {
+		if err := d.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing clickhouse: %w", err))
+		}
+	}
+	if d.chSrv != nil {
+		if err := d.chSrv.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping managed clickhouse: %w", err))
+		}
+	}
+	if d.natsSrv != nil {
+		d.natsSrv.Shutdown()
+	}
+	return errors.Join(errs...)
+}
