@@ -205,10 +205,10 @@ func checkPortFree(port int) error {
 // attachTerminal replaces stdin with the slave side of a new
 // pseudo-terminal and returns the master side. With a terminal on stdin,
 // clickhouse-local runs its interactive prompt, which waits for input
-// forever, and does not install the non-interactive error handler that
-// aborts the whole process when a client drops its connection mid-result.
-// The master must stay open; nothing is written to it except Ctrl-D at
-// shutdown.
+// forever and exits cleanly on Ctrl-D, and it does not install the
+// non-interactive error handler that can abort the whole process when a
+// connection handler throws (ClickHouse issue 115666). The master must stay
+// open; nothing is written to it except Ctrl-D at shutdown.
 func attachTerminal() (*os.File, error) {
 	master, slave, err := pty.Open()
 	if err != nil {
