@@ -56,7 +56,7 @@ GROUP BY source, id`)
 // insert_deduplication_token.
 func (s *Store) InsertEvents(ctx context.Context, events []consumers.StoredEvent, token string) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"insert_deduplication_token":                      token,
+		"insert_deduplication_token":                         token,
 		"deduplicate_blocks_in_dependent_materialized_views": 1,
 	}))
 	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO events

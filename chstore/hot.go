@@ -9,7 +9,7 @@ import (
 // hotFields are the typed columns of an events row; fields a type does not
 // have stay zero.
 type hotFields struct {
-	credits, amount, tax                                  decimal.Decimal
+	credits, amount, tax                                decimal.Decimal
 	feature, model, userID, seatType, orderID, currency string
 }
 
