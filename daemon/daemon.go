@@ -162,7 +162,7 @@ func (d *Daemon) startClickHouse(ctx context.Context) error {
 			Executable:   d.cfg.LauncherExecutable,
 			LauncherArgs: d.cfg.LauncherArgs,
 			Env:          d.cfg.LauncherEnv,
-			Logger:       d.log.With().Str("component", "chlocal").Logger(),
+			Logger:       d.log,
 		})
 		if err != nil {
 			return fmt.Errorf("starting managed clickhouse: %w", err)
