@@ -95,8 +95,8 @@ func validPort(p int) bool { return p > 0 && p < 65536 }
 // TCP/HTTP session); the ones after "--" override server configuration keys.
 func clickhouseArgs(o launcherOptions) []string {
 	return []string{
-		// argv[0] is the program name and is skipped; it must not be a
-		// positional word, so it repeats the next flag.
+		// argv[0] is taken as the program name and skipped; it repeats
+		// the next flag rather than naming a program.
 		"--interactive",
 		// Stay at the prompt after the query: the listeners live only as
 		// long as chdb_query_cmdline runs. Needs a terminal on stdin.
@@ -161,6 +161,16 @@ func RunLauncher(args []string) error {
 	}
 	defer master.Close()
 
+	// From here on a signal or a lost parent leads to Ctrl-D, repeated, so
+	// one arriving before clickhouse-local reads its terminal still counts.
+	sd := newShutdown(master, log)
+	defer close(sd.finished)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+	go sd.onSignal(signals)
+	go sd.watchParent(parentPID)
+
 	// The server's timezone comes from TZ (the "timezone" config key is
 	// ignored by clickhouse-local); billing wants UTC whatever the host says.
 	if err := os.Setenv("TZ", "UTC"); err != nil {
@@ -171,18 +181,9 @@ func RunLauncher(args []string) error {
 		return err
 	}
 
-	sd := newShutdown(master, log)
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(signals)
-	go sd.onSignal(signals)
-	go sd.watchParent(parentPID)
-
 	argv := clickhouseArgs(opts)
 	log.Info().Strs("args", argv).Int("parent_pid", parentPID).Msg("starting clickhouse-local")
-	err = chdb.run(argv)
-	close(sd.finished)
-	if err != nil {
+	if err := chdb.run(argv); err != nil {
 		return fmt.Errorf("running clickhouse-local: %w", err)
 	}
 	log.Info().Msg("clickhouse-local exited")
@@ -282,7 +283,7 @@ type shutdown struct {
 	once     sync.Once
 	master   *os.File
 	log      zerolog.Logger
-	finished chan struct{} // closed when chdb_query_cmdline has returned
+	finished chan struct{} // closed when RunLauncher returns
 }
 
 func newShutdown(master *os.File, log zerolog.Logger) *shutdown {
