@@ -67,9 +67,8 @@ func (s *Store) InsertEvents(ctx context.Context, events []consumers.StoredEvent
 	defer batch.Abort()
 	for _, se := range events {
 		e := se.Event
-		h := e.ContentHash()
 		f := hotFieldsOf(e)
-		if err := batch.Append(e.Source, e.ID, string(e.Type), e.Subject, e.Time, string(h[:]),
+		if err := batch.Append(e.Source, e.ID, string(e.Type), e.Subject, e.Time, string(se.Hash[:]),
 			f.credits, f.feature, f.model, f.userID, f.seatType, f.orderID, f.currency, f.amount, f.tax,
 			string(e.Raw), se.StreamSeq); err != nil {
 			return fmt.Errorf("appending event %d: %w", se.StreamSeq, err)

@@ -169,7 +169,7 @@ func (r *Runner) bind(ctx context.Context, log zerolog.Logger) (jetstream.Consum
 func (r *Runner) fetchLoop(ctx context.Context, cons jetstream.Consumer, out chan<- []*Message, log zerolog.Logger) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		mb, err := cons.Fetch(r.cfg.MaxBatch, jetstream.FetchMaxWait(r.cfg.MaxWait))
+		mb, err := cons.Fetch(r.cfg.MaxBatch, jetstream.FetchMaxWait(r.cfg.MaxWait), jetstream.FetchMaxBytes(r.cfg.MaxBatchBytes))
 		if err != nil {
 			log.Warn().Err(err).Msg("fetching batch")
 			if !sleepCtx(ctx, backoff) {
@@ -180,20 +180,15 @@ func (r *Runner) fetchLoop(ctx context.Context, cons jetstream.Consumer, out cha
 		}
 		backoff = 100 * time.Millisecond
 		var batch []*Message
-		size := 0
 		for jm := range mb.Messages() {
 			m, err := fromJetStream(jm)
 			if err != nil {
+				// Without metadata the message cannot be settled; it is
+				// redelivered after the ack wait.
 				log.Error().Err(err).Msg("reading message metadata")
 				continue
 			}
 			batch = append(batch, m)
-			size += len(m.Data)
-			if size >= r.cfg.MaxBatchBytes {
-				// The rest of this fetch still arrives; it is simply a
-				// larger batch. The byte cap is for the next request.
-				continue
-			}
 		}
 		if err := mb.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
 			log.Debug().Err(err).Msg("fetch ended")

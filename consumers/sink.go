@@ -12,9 +12,11 @@ import (
 	"github.com/tally-billing/tally/schemas"
 )
 
-// StoredEvent is an event with the stream sequence it was delivered at.
+// StoredEvent is an event with the stream sequence it was delivered at
+// and its content hash.
 type StoredEvent struct {
 	Event     *schemas.Event
+	Hash      [16]byte
 	StreamSeq uint64
 }
 
@@ -113,7 +115,7 @@ func EventSink(store EventStore, m *SinkMetrics) Handler {
 			h, ok := stored[c.ev.Identity()]
 			switch {
 			case !ok:
-				fresh = append(fresh, StoredEvent{Event: c.ev, StreamSeq: c.msg.StreamSeq})
+				fresh = append(fresh, StoredEvent{Event: c.ev, Hash: c.hash, StreamSeq: c.msg.StreamSeq})
 			case h == c.hash:
 				dups++
 			default:
