@@ -52,6 +52,10 @@ type Config struct {
 	LauncherArgs       []string
 	LauncherEnv        []string
 
+	// PprofAddr serves net/http/pprof on a separate loopback listener for
+	// profiling (empty: off).
+	PprofAddr string
+
 	// ShutdownTimeout bounds the graceful shutdown (default 30s).
 	ShutdownTimeout time.Duration
 	// Now is the clock (default time.Now).

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -248,6 +249,12 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		}
 		return nil
 	})
+	if d.cfg.PprofAddr != "" {
+		if err := d.servePprof(g, gctx); err != nil {
+			cancel()
+			return err
+		}
+	}
 	d.log.Info().Str("addr", ln.Addr().String()).Str("keys_file", d.keysPath).Msg("tally is serving")
 	return nil
 }
@@ -283,6 +290,31 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// servePprof serves the profiling endpoints until ctx ends.
+func (d *Daemon) servePprof(g *errgroup.Group, ctx context.Context) error {
+	ln, err := net.Listen("tcp", d.cfg.PprofAddr)
+	if err != nil {
+		return fmt.Errorf("listening for pprof on %s: %w", d.cfg.PprofAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error {
+		<-ctx.Done()
+		return srv.Close()
+	})
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving pprof: %w", err)
+		}
+		return nil
+	})
+	d.log.Info().Str("addr", ln.Addr().String()).Msg("pprof serving")
+	return nil
 }
 
 // ready reports whether events can be taken: JetStream must answer.

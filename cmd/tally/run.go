@@ -66,6 +66,7 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 	f.DurationVar(&cfg.Topology.DedupWindow, "dedup-window", 10*time.Minute, "JetStream duplicate window")
 	f.IntVar(&cfg.SinkMaxBatch, "sink-max-batch", 5000, "most events per ClickHouse insert")
 	f.DurationVar(&cfg.SinkMaxWait, "sink-max-wait", 200*time.Millisecond, "longest wait to fill a ClickHouse insert")
+	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this address (empty: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")
 	annotateEnv(cmd)
 	return cmd
