@@ -28,6 +28,8 @@ type Config struct {
 	Keys   *auth.Keyring
 	Ingest http.Handler
 	Usage  UsageReader
+	// Billing serves period close, invoices and the unbilled report.
+	Billing Billing
 	// Ready reports whether the process can take and store events.
 	Ready   func(ctx context.Context) error
 	Metrics http.Handler
@@ -38,8 +40,8 @@ type Config struct {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Ready == nil || c.Metrics == nil {
-		return errors.New("api: keys, ingest, usage, ready and metrics are required")
+	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Ready == nil || c.Metrics == nil {
+		return errors.New("api: keys, ingest, usage, billing, ready and metrics are required")
 	}
 	return nil
 }
@@ -74,6 +76,9 @@ func NewRouter(cfg Config) (http.Handler, error) {
 		r.Use(authenticate(cfg.Keys))
 		r.With(require(auth.RoleIngest)).Post("/events", cfg.Ingest.ServeHTTP)
 		r.With(require(auth.RoleFinance)).Get("/tenants/{tenant}/usage", usageHandler(cfg))
+		r.With(require(auth.RoleFinance)).Post("/periods/{period}/close", closeHandler(cfg.Billing))
+		r.With(require(auth.RoleFinance)).Get("/invoices", invoicesHandler(cfg.Billing))
+		r.With(require(auth.RoleFinance)).Get("/unbilled", unbilledHandler(cfg.Billing))
 	})
 	return r, nil
 }

@@ -40,6 +40,12 @@ type Config struct {
 	StripeAPIBase string
 	PriceBook     string
 
+	// CloseGrace is how long after a month ends the scheduler closes it,
+	// waiting for late events (default 1h). NoScheduler turns the
+	// scheduled close off (closes then happen only on request).
+	CloseGrace  time.Duration
+	NoScheduler bool
+
 	// Topology sets stream limits.
 	Topology pipeline.TopologyConfig
 	// SinkMaxBatch and SinkMaxWait tune the ClickHouse sink batches.
@@ -78,6 +84,9 @@ func (c *Config) setDefaults() {
 	}
 	if len(c.LauncherArgs) == 0 {
 		c.LauncherArgs = []string{LauncherCommand}
+	}
+	if c.CloseGrace <= 0 {
+		c.CloseGrace = time.Hour
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second

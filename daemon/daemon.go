@@ -24,13 +24,16 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/api"
 	"github.com/tally-billing/tally/auth"
+	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/consumers"
 	"github.com/tally-billing/tally/natsembed"
 	"github.com/tally-billing/tally/pipeline"
+	"github.com/tally-billing/tally/stripesync"
 )
 
 // Durable consumer names, shared by every replica.
@@ -209,10 +212,15 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
+	bill, err := d.buildBilling(reg)
+	if err != nil {
+		return err
+	}
 	router, err := api.NewRouter(api.Config{
 		Keys:    keys,
 		Ingest:  ingest,
 		Usage:   d.store,
+		Billing: bill,
 		Ready:   d.ready,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Now:     d.cfg.Now,
@@ -249,6 +257,13 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		}
 		return nil
 	})
+	if !d.cfg.NoScheduler {
+		g.Go(func() error {
+			return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
+				Grace: d.cfg.CloseGrace, Now: d.cfg.Now, Logger: d.log.With().Str("component", "scheduler").Logger(),
+			})
+		})
+	}
 	if d.cfg.PprofAddr != "" {
 		if err := d.servePprof(g, gctx); err != nil {
 			cancel()
@@ -290,6 +305,33 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// buildBilling loads the price book and wires the billing service, with a
+// Stripe sender when a key is configured (a dry run otherwise).
+func (d *Daemon) buildBilling(reg prometheus.Registerer) (*billing.Service, error) {
+	book := pricebook.Default()
+	if d.cfg.PriceBook != "" {
+		var err error
+		if book, err = pricebook.Load(d.cfg.PriceBook); err != nil {
+			return nil, err
+		}
+	}
+	cfg := billing.Config{
+		Book: book, Activity: d.store, Store: d.store, Now: d.cfg.Now,
+		Logger: d.log, Metrics: billing.NewMetrics(reg),
+	}
+	if d.cfg.StripeKey != "" {
+		client, err := stripesync.New(stripesync.Config{Key: d.cfg.StripeKey, APIBase: d.cfg.StripeAPIBase, Logger: d.log})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Sender = client
+	} else {
+		d.log.Info().Msg("no Stripe key: invoices and payouts are a dry run (not_sent)")
+	}
+	d.log.Info().Str("price_book", book.Version).Msg("price book loaded")
+	return billing.New(cfg)
 }
 
 // servePprof serves the profiling endpoints until ctx ends.

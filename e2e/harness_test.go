@@ -51,6 +51,17 @@ func withDataDir(dir string) option    { return func(c *daemon.Config) { c.DataD
 func withNATS(url string) option       { return func(c *daemon.Config) { c.NATSURL = url } }
 func withDedup(d time.Duration) option { return func(c *daemon.Config) { c.Topology.DedupWindow = d } }
 
+// withClock fixes the daemon's clock (ingest's future check, period close).
+func withClock(now time.Time) option {
+	return func(c *daemon.Config) { c.Now = func() time.Time { return now } }
+}
+
+// withStripe sends invoices to a Stripe endpoint (stripe-mock behind a
+// recording proxy in the tests).
+func withStripe(apiBase string) option {
+	return func(c *daemon.Config) { c.StripeKey, c.StripeAPIBase = "sk_test_tally", apiBase }
+}
+
 // startTally starts a daemon on free ports with a fresh data dir and a
 // fresh database, and stops it at the end of the test.
 func startTally(t *testing.T, opts ...option) *tally {
@@ -60,6 +71,7 @@ func startTally(t *testing.T, opts ...option) *tally {
 		NATSListen:  "127.0.0.1:0",
 		DataDir:     t.TempDir(),
 		SinkMaxWait: 50 * time.Millisecond,
+		NoScheduler: true,
 		Logger:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	}
 	for _, o := range opts {

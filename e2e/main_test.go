@@ -17,6 +17,7 @@ import (
 
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/internal/stripemock"
 )
 
 // launcherEnv makes the test binary act as the managed ClickHouse launcher.
@@ -25,6 +26,9 @@ const launcherEnv = "TALLY_E2E_CH_LAUNCHER"
 // sharedCH is one ClickHouse server for the package; each test gets its own
 // database in it, except the tests of the managed mode itself.
 var sharedCH *chlocal.Server
+
+// stripeMockURL is a real stripe-mock for the package.
+var stripeMockURL string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(launcherEnv) == "1" {
@@ -59,6 +63,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	sharedCH = srv
+	sm, err := stripemock.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting stripe-mock:", err)
+		return 1
+	}
+	stripeMockURL = sm.URL
+	defer sm.Stop()
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,5 +54,32 @@ func (c *clientFlags) keyFor(role auth.Role) (string, error) {
 }
 
 func (c *clientFlags) httpClient() *http.Client {
-	return &http.Client{Timeout: 60 * time.Second}
+	return &http.Client{Timeout: 5 * time.Minute}
+}
+
+// call sends a request with the key of role and returns the body of a 2xx
+// answer; any other answer is an error carrying the server's message.
+func (c *clientFlags) call(ctx context.Context, method, path string, role auth.Role) ([]byte, error) {
+	key, err := c.keyFor(role)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("calling %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(body))
+	}
+	return body, nil
 }

@@ -18,7 +18,8 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newVersionCmd(), newLauncherCmd())
+	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newCloseCmd(), newInvoicesCmd(), newUnbilledCmd(),
+		newVersionCmd(), newLauncherCmd())
 	return root
 }
 

@@ -66,6 +66,8 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 	f.DurationVar(&cfg.Topology.DedupWindow, "dedup-window", 10*time.Minute, "JetStream duplicate window")
 	f.IntVar(&cfg.SinkMaxBatch, "sink-max-batch", 5000, "most events per ClickHouse insert")
 	f.DurationVar(&cfg.SinkMaxWait, "sink-max-wait", 200*time.Millisecond, "longest wait to fill a ClickHouse insert")
+	f.DurationVar(&cfg.CloseGrace, "close-grace", time.Hour, "wait after a month ends before the scheduled close, for late events")
+	f.BoolVar(&cfg.NoScheduler, "no-scheduler", false, "do not close periods on schedule (only on request)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this address (empty: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")
 	annotateEnv(cmd)

@@ -30,10 +30,6 @@ func newUsageCmd() *cobra.Command {
 			if tenant == "" {
 				return fmt.Errorf("--tenant is required")
 			}
-			key, err := cf.keyFor(auth.RoleFinance)
-			if err != nil {
-				return err
-			}
 			q := url.Values{}
 			if from != "" {
 				q.Set("from", from)
@@ -41,23 +37,9 @@ func newUsageCmd() *cobra.Command {
 			if to != "" {
 				q.Set("to", to)
 			}
-			u := cf.url + "/v1/tenants/" + url.PathEscape(tenant) + "/usage?" + q.Encode()
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, u, nil)
+			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/tenants/"+url.PathEscape(tenant)+"/usage?"+q.Encode(), auth.RoleFinance)
 			if err != nil {
 				return err
-			}
-			req.Header.Set("Authorization", "Bearer "+key)
-			resp, err := cf.httpClient().Do(req)
-			if err != nil {
-				return fmt.Errorf("querying usage: %w", err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-			if err != nil {
-				return fmt.Errorf("reading usage: %w", err)
-			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("querying usage: %s: %s", resp.Status, body)
 			}
 			if asJSON {
 				_, err := cmd.OutOrStdout().Write(body)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package stripesync_test
+package stripemock
 
 import "os/exec"
 

@@ -1,4 +1,4 @@
-package stripesync_test
+package stripemock
 
 import (
 	"os/exec"

@@ -1,0 +1,195 @@
+package pricebook
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
+)
+
+// Book is a validated price book. Treat it as read-only.
+type Book struct {
+	// Version identifies the book; every invoice records it.
+	Version string
+	// Currencies are the currencies every price of the book is given in,
+	// in file order.
+	Currencies  []money.Currency
+	Plans       map[string]*Plan
+	Addons      map[string]*Addon
+	Terms       map[schemas.Term]Term
+	Marketplace Marketplace
+}
+
+// Prices is one price in every currency of the book, by ISO 4217 code.
+type Prices map[string]decimal.Decimal
+
+// In returns the price in currency c, or an error wrapping
+// [ErrUnpricedCurrency].
+func (p Prices) In(c money.Currency) (decimal.Decimal, error) {
+	d, ok := p[c.Code]
+	if !ok {
+		return decimal.Decimal{}, fmt.Errorf("pricing in %s: %w", c.Code, ErrUnpricedCurrency)
+	}
+	return d, nil
+}
+
+// Plan is one plan of the book.
+type Plan struct {
+	Key  string
+	Base Prices // per month; a fixed fee (at most the currency's minor-unit digits)
+	// Seats has an entry for every seat type of [schemas.SeatTypes].
+	Seats map[schemas.SeatType]Seat
+	// Limits are the seat limits; a seat type in no limit is unlimited. A
+	// limit over several seat types is shared (business: learners and
+	// authors together at most 250).
+	Limits     []Limit
+	AIIncluded decimal.Decimal // credits included per month
+	AIOverage  Prices          // per credit; a unit price, any number of digits
+}
+
+// Seat is the pricing of one seat type on a plan.
+type Seat struct {
+	Included int64
+	Price    Prices // per seat and month; a fixed fee
+}
+
+// Limit is a cap on the seats of one or more types assigned at the same
+// time.
+type Limit struct {
+	SeatTypes []schemas.SeatType
+	Max       int64
+}
+
+// Addon is a recurring monthly add-on.
+type Addon struct {
+	Key   string
+	Price Prices // per month; a fixed fee
+	// Plans are the plans the add-on is available on; nil means every plan.
+	Plans []string
+}
+
+// AllowedOn reports whether the add-on is available on the plan.
+func (a *Addon) AllowedOn(plan string) bool {
+	return a.Plans == nil || slices.Contains(a.Plans, plan)
+}
+
+// Term is a subscription term and its discount on recurring fees.
+type Term struct {
+	Key      schemas.Term
+	Discount decimal.Decimal // a fraction in [0, 1): 0.20 is 20 %
+}
+
+// Prepaid reports whether the term is paid upfront per contract year.
+func (t Term) Prepaid() bool { return t.Key == schemas.TermAnnual || t.Key == schemas.TermMultiYear }
+
+// Marketplace holds the marketplace terms of SPEC §2.
+type Marketplace struct {
+	PlatformFee    decimal.Decimal // fraction of the net sale, in [0, 1)
+	RefundWindow   time.Duration   // a sale's share is held this long
+	MinimumPayout  Prices          // per payout currency
+	PayoutSchedule string          // "monthly": on the 1st at 00:00 UTC
+}
+
+// Plan returns the plan with the given key, or an error wrapping
+// [ErrUnknownPlan].
+func (b *Book) Plan(key string) (*Plan, error) {
+	p, ok := b.Plans[key]
+	if !ok {
+		return nil, fmt.Errorf("looking up plan %q in price book %s: %w", key, b.Version, ErrUnknownPlan)
+	}
+	return p, nil
+}
+
+// Addon returns the add-on with the given key, or an error wrapping
+// [ErrUnknownAddon].
+func (b *Book) Addon(key string) (*Addon, error) {
+	a, ok := b.Addons[key]
+	if !ok {
+		return nil, fmt.Errorf("looking up add-on %q in price book %s: %w", key, b.Version, ErrUnknownAddon)
+	}
+	return a, nil
+}
+
+// Term returns the term, or an error wrapping [ErrUnknownTerm].
+func (b *Book) Term(t schemas.Term) (Term, error) {
+	term, ok := b.Terms[t]
+	if !ok {
+		return Term{}, fmt.Errorf("looking up term %q in price book %s: %w", t, b.Version, ErrUnknownTerm)
+	}
+	return term, nil
+}
+
+// Currency returns the book currency with the given code, or an error
+// wrapping [ErrUnpricedCurrency].
+func (b *Book) Currency(code string) (money.Currency, error) {
+	for _, c := range b.Currencies {
+		if c.Code == code {
+			return c, nil
+		}
+	}
+	return money.Currency{}, fmt.Errorf("looking up currency %q in price book %s: %w", code, b.Version, ErrUnpricedCurrency)
+}
+
+// PlanPrices is a plan resolved in one currency: what rating needs.
+type PlanPrices struct {
+	Plan       string
+	Currency   money.Currency
+	Base       decimal.Decimal
+	Seats      map[schemas.SeatType]SeatPrice
+	Limits     []Limit
+	AIIncluded decimal.Decimal
+	AIOverage  decimal.Decimal
+}
+
+// SeatPrice is one seat type of a plan resolved in one currency.
+type SeatPrice struct {
+	Included int64
+	Price    decimal.Decimal
+}
+
+// PlanIn resolves the plan in currency c. Errors wrap [ErrUnknownPlan] or
+// [ErrUnpricedCurrency].
+func (b *Book) PlanIn(plan string, c money.Currency) (PlanPrices, error) {
+	p, err := b.Plan(plan)
+	if err != nil {
+		return PlanPrices{}, err
+	}
+	if _, err := b.Currency(c.Code); err != nil {
+		return PlanPrices{}, err
+	}
+	// Validation guarantees every price has every book currency.
+	out := PlanPrices{
+		Plan:       p.Key,
+		Currency:   c,
+		Base:       p.Base[c.Code],
+		Seats:      make(map[schemas.SeatType]SeatPrice, len(p.Seats)),
+		Limits:     p.Limits,
+		AIIncluded: p.AIIncluded,
+		AIOverage:  p.AIOverage[c.Code],
+	}
+	for st, s := range p.Seats {
+		out.Seats[st] = SeatPrice{Included: s.Included, Price: s.Price[c.Code]}
+	}
+	return out, nil
+}
+
+// AddonIn returns the monthly price of the add-on on the plan in currency
+// c. Errors wrap [ErrUnknownAddon], [ErrAddonNotAllowed] or
+// [ErrUnpricedCurrency].
+func (b *Book) AddonIn(addon, plan string, c money.Currency) (decimal.Decimal, error) {
+	a, err := b.Addon(addon)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	if !a.AllowedOn(plan) {
+		return decimal.Decimal{}, fmt.Errorf("pricing add-on %q on plan %q: %w", addon, plan, ErrAddonNotAllowed)
+	}
+	if _, err := b.Currency(c.Code); err != nil {
+		return decimal.Decimal{}, err
+	}
+	return a.Price[c.Code], nil
+}

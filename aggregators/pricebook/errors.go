@@ -1,0 +1,45 @@
+package pricebook
+
+import "errors"
+
+var (
+	// ErrInvalid is wrapped by every validation error of [Parse] and
+	// [Load]; the error is a [*FieldError] naming the bad field.
+	ErrInvalid = errors.New("invalid price book")
+
+	// ErrUnknownPlan is returned for a plan key the book does not define.
+	ErrUnknownPlan = errors.New("unknown plan")
+
+	// ErrUnknownAddon is returned for an add-on key the book does not define.
+	ErrUnknownAddon = errors.New("unknown add-on")
+
+	// ErrAddonNotAllowed is returned for an add-on that the plan cannot take
+	// (hipaa_baa on team, say).
+	ErrAddonNotAllowed = errors.New("add-on not available on plan")
+
+	// ErrUnknownTerm is returned for a term the book does not define.
+	ErrUnknownTerm = errors.New("unknown term")
+
+	// ErrUnknownSeatType is returned for a seat type the plan does not price.
+	ErrUnknownSeatType = errors.New("unknown seat type")
+
+	// ErrUnpricedCurrency is returned for a currency the book has no prices
+	// in.
+	ErrUnpricedCurrency = errors.New("currency not priced by the price book")
+)
+
+// FieldError is a validation error of one field of a price book file.
+type FieldError struct {
+	Path    string // JSON path, "plans.team.base.USD"; "" for the whole file
+	Message string
+}
+
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return "price book: " + e.Message
+	}
+	return "price book: " + e.Path + ": " + e.Message
+}
+
+// Unwrap returns [ErrInvalid].
+func (e *FieldError) Unwrap() error { return ErrInvalid }

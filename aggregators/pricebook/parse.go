@@ -1,0 +1,390 @@
+package pricebook
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
+)
+
+//go:embed pricebook.json
+var defaultBook []byte
+
+// Default returns the price book shipped with Tally (pricebook.json in this
+// package's directory), freshly parsed: callers may not share mutations.
+// The embedded file is validated by this package's tests, so Default
+// panics only on a build that skipped them.
+func Default() *Book {
+	b, err := Parse(defaultBook)
+	if err != nil {
+		panic("pricebook: embedded pricebook.json: " + err.Error())
+	}
+	return b
+}
+
+// DefaultJSON returns a copy of the embedded price book file.
+func DefaultJSON() []byte { return bytes.Clone(defaultBook) }
+
+// Load reads and validates the price book file at path.
+func Load(path string) (*Book, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading price book: %w", err)
+	}
+	b, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("loading price book %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// The file format. Numbers are decimal strings; unknown fields are
+// rejected.
+type fileBook struct {
+	Version     string               `json:"version"`
+	Currencies  []string             `json:"currencies"`
+	Plans       map[string]filePlan  `json:"plans"`
+	Addons      map[string]fileAddon `json:"addons"`
+	Terms       map[string]fileTerm  `json:"terms"`
+	Marketplace *fileMarketplace     `json:"marketplace"`
+}
+
+type filePlan struct {
+	Base   map[string]string   `json:"base"`
+	Seats  map[string]fileSeat `json:"seats"`
+	Limits []fileLimit         `json:"limits"`
+	AI     *fileAI             `json:"ai"`
+}
+
+type fileSeat struct {
+	Included string            `json:"included"`
+	Price    map[string]string `json:"price"`
+}
+
+type fileLimit struct {
+	SeatTypes []string `json:"seat_types"`
+	Max       string   `json:"max"`
+}
+
+type fileAI struct {
+	IncludedCredits string            `json:"included_credits"`
+	OveragePrice    map[string]string `json:"overage_price"`
+}
+
+type fileAddon struct {
+	Price map[string]string `json:"price"`
+	Plans []string          `json:"plans"` // absent: every plan
+}
+
+type fileTerm struct {
+	Discount string `json:"discount"`
+}
+
+type fileMarketplace struct {
+	PlatformFee      string            `json:"platform_fee"`
+	RefundWindowDays string            `json:"refund_window_days"`
+	MinimumPayout    map[string]string `json:"minimum_payout"`
+	PayoutSchedule   string            `json:"payout_schedule"`
+}
+
+// Parse decodes and validates a price book. Errors wrap [ErrInvalid]; the
+// first problem found (in a fixed order: fields in file-format order, map
+// keys sorted) is reported as a [*FieldError].
+func Parse(data []byte) (*Book, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f fileBook
+	if err := dec.Decode(&f); err != nil {
+		return nil, decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &FieldError{Message: "unexpected data after the top-level object"}
+	}
+	v := validator{}
+	b := v.book(&f)
+	if v.err != nil {
+		return nil, v.err
+	}
+	return b, nil
+}
+
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		msg := fmt.Sprintf("must be %s, got a JSON %s", jsonKind(te.Type.String()), te.Value)
+		if te.Value == "number" {
+			msg = "must be a decimal string, not a JSON number"
+		}
+		return &FieldError{Path: te.Field, Message: msg}
+	}
+	if strings.HasPrefix(err.Error(), "json: unknown field") {
+		return &FieldError{Message: strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	return &FieldError{Message: "decoding JSON: " + err.Error()}
+}
+
+func jsonKind(goType string) string {
+	switch {
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// validator collects the first error; every method carries on with zero
+// values after an error so that the code reads straight.
+type validator struct {
+	err        error
+	currencies []money.Currency
+}
+
+func (v *validator) fail(path, format string, args ...any) {
+	if v.err == nil {
+		v.err = &FieldError{Path: path, Message: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (v *validator) book(f *fileBook) *Book {
+	b := &Book{
+		Version: f.Version,
+		Plans:   map[string]*Plan{},
+		Addons:  map[string]*Addon{},
+		Terms:   map[schemas.Term]Term{},
+	}
+	if f.Version == "" {
+		v.fail("version", "is required")
+	} else if len(f.Version) > 64 || strings.ContainsFunc(f.Version, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		v.fail("version", "must be at most 64 printable ASCII characters without spaces, got %q", f.Version)
+	}
+	if len(f.Currencies) == 0 {
+		v.fail("currencies", "must list at least one currency")
+	}
+	for i, code := range f.Currencies {
+		path := fmt.Sprintf("currencies[%d]", i)
+		c, err := money.LookupCurrency(code)
+		if err != nil {
+			v.fail(path, "%v", err)
+			continue
+		}
+		if slices.Contains(b.Currencies, c) {
+			v.fail(path, "currency %s is listed twice", code)
+		}
+		b.Currencies = append(b.Currencies, c)
+	}
+	v.currencies = b.Currencies
+
+	if len(f.Plans) == 0 {
+		v.fail("plans", "must define at least one plan")
+	}
+	for _, key := range sortedKeys(f.Plans) {
+		b.Plans[key] = v.plan("plans."+key, key, f.Plans[key])
+	}
+	for _, key := range sortedKeys(f.Addons) {
+		a := f.Addons[key]
+		path := "addons." + key
+		v.key(path, key)
+		addon := &Addon{Key: key, Price: v.prices(path+".price", a.Price, true)}
+		if a.Plans != nil {
+			if len(a.Plans) == 0 {
+				v.fail(path+".plans", "must list at least one plan, or be left out for every plan")
+			}
+			for i, p := range a.Plans {
+				pp := fmt.Sprintf("%s.plans[%d]", path, i)
+				if _, ok := f.Plans[p]; !ok {
+					v.fail(pp, "unknown plan %q", p)
+				}
+				if slices.Contains(addon.Plans, p) {
+					v.fail(pp, "plan %q is listed twice", p)
+				}
+				addon.Plans = append(addon.Plans, p)
+			}
+		}
+		b.Addons[key] = addon
+	}
+	for _, key := range sortedKeys(f.Terms) {
+		path := "terms." + key
+		t := schemas.Term(key)
+		if !slices.Contains(schemas.Terms(), t) {
+			v.fail(path, "unknown term %q (want one of %v)", key, schemas.Terms())
+		}
+		d := v.fraction(path+".discount", f.Terms[key].Discount)
+		b.Terms[t] = Term{Key: t, Discount: d}
+	}
+	for _, t := range schemas.Terms() {
+		if _, ok := f.Terms[string(t)]; !ok {
+			v.fail("terms", "term %q is missing", t)
+		}
+	}
+	if f.Marketplace == nil {
+		v.fail("marketplace", "is required")
+	} else {
+		m := f.Marketplace
+		b.Marketplace.PlatformFee = v.fraction("marketplace.platform_fee", m.PlatformFee)
+		days := v.count("marketplace.refund_window_days", m.RefundWindowDays)
+		if days > 3650 {
+			v.fail("marketplace.refund_window_days", "must be at most 3650, got %d", days)
+		}
+		b.Marketplace.RefundWindow = time.Duration(days) * 24 * time.Hour
+		b.Marketplace.MinimumPayout = v.prices("marketplace.minimum_payout", m.MinimumPayout, true)
+		if m.PayoutSchedule != "monthly" {
+			v.fail("marketplace.payout_schedule", "must be \"monthly\" (the only schedule in v1), got %q", m.PayoutSchedule)
+		}
+		b.Marketplace.PayoutSchedule = m.PayoutSchedule
+	}
+	return b
+}
+
+func (v *validator) plan(path, key string, f filePlan) *Plan {
+	v.key(path, key)
+	p := &Plan{
+		Key:   key,
+		Base:  v.prices(path+".base", f.Base, true),
+		Seats: map[schemas.SeatType]Seat{},
+	}
+	for _, st := range sortedKeys(f.Seats) {
+		sp := path + ".seats." + st
+		if !slices.Contains(schemas.SeatTypes(), schemas.SeatType(st)) {
+			v.fail(sp, "unknown seat type %q (want one of %v)", st, schemas.SeatTypes())
+		}
+		s := f.Seats[st]
+		p.Seats[schemas.SeatType(st)] = Seat{
+			Included: v.count(sp+".included", s.Included),
+			Price:    v.prices(sp+".price", s.Price, true),
+		}
+	}
+	for _, st := range schemas.SeatTypes() {
+		if _, ok := f.Seats[string(st)]; !ok {
+			v.fail(path+".seats", "seat type %q is missing", st)
+		}
+	}
+	if f.Limits == nil {
+		v.fail(path+".limits", "is required (an empty list means no limit)")
+	}
+	for i, l := range f.Limits {
+		lp := fmt.Sprintf("%s.limits[%d]", path, i)
+		limit := Limit{Max: v.count(lp+".max", l.Max)}
+		if len(l.SeatTypes) == 0 {
+			v.fail(lp+".seat_types", "must list at least one seat type")
+		}
+		for j, st := range l.SeatTypes {
+			sp := fmt.Sprintf("%s.seat_types[%d]", lp, j)
+			t := schemas.SeatType(st)
+			if !slices.Contains(schemas.SeatTypes(), t) {
+				v.fail(sp, "unknown seat type %q", st)
+			}
+			if slices.Contains(limit.SeatTypes, t) {
+				v.fail(sp, "seat type %q is listed twice", st)
+			}
+			limit.SeatTypes = append(limit.SeatTypes, t)
+		}
+		p.Limits = append(p.Limits, limit)
+	}
+	if f.AI == nil {
+		v.fail(path+".ai", "is required")
+		return p
+	}
+	p.AIIncluded = v.quantity(path+".ai.included_credits", f.AI.IncludedCredits)
+	p.AIOverage = v.prices(path+".ai.overage_price", f.AI.OveragePrice, false)
+	return p
+}
+
+// prices validates a price in every book currency. A fixed fee carries at
+// most the currency's minor-unit digits; a unit price (per credit) may
+// carry more, since only invoice lines are rounded.
+func (v *validator) prices(path string, m map[string]string, fixed bool) Prices {
+	out := Prices{}
+	for _, code := range sortedKeys(m) {
+		cp := path + "." + code
+		c, err := money.LookupCurrency(code)
+		if err != nil || !slices.Contains(v.currencies, c) {
+			v.fail(cp, "currency %q is not one of the book's currencies", code)
+			continue
+		}
+		d := v.decimal(cp, m[code])
+		if fixed && money.FractionDigits(m[code]) > int(c.MinorUnits) {
+			v.fail(cp, "a fixed %s price has at most %d fraction digits, got %q", code, c.MinorUnits, m[code])
+		}
+		out[code] = d
+	}
+	for _, c := range v.currencies {
+		if _, ok := m[c.Code]; !ok {
+			v.fail(path, "price in %s is missing", c.Code)
+		}
+	}
+	return out
+}
+
+func (v *validator) decimal(path, s string) decimal.Decimal {
+	if strings.HasPrefix(s, "-") {
+		v.fail(path, "must not be negative, got %q", s)
+		return decimal.Zero
+	}
+	d, err := money.ParseDecimal(s)
+	if err != nil {
+		v.fail(path, "must be a decimal string like \"12.50\", got %q", s)
+		return decimal.Zero
+	}
+	return d
+}
+
+// quantity is a decimal ≥ 0 with at most 9 fraction digits (credits).
+func (v *validator) quantity(path, s string) decimal.Decimal {
+	d := v.decimal(path, s)
+	if money.FractionDigits(s) > 9 {
+		v.fail(path, "must have at most 9 fraction digits, got %q", s)
+	}
+	return d
+}
+
+// fraction is a decimal in [0, 1).
+func (v *validator) fraction(path, s string) decimal.Decimal {
+	d := v.decimal(path, s)
+	if d.GreaterThanOrEqual(decimal.NewFromInt(1)) {
+		v.fail(path, "must be a fraction in [0, 1) such as \"0.20\" for 20 %%, got %q", s)
+	}
+	return d
+}
+
+// count is a whole number ≥ 0 that fits in an int64.
+func (v *validator) count(path, s string) int64 {
+	d := v.decimal(path, s)
+	if money.FractionDigits(s) > 0 || d.GreaterThan(decimal.NewFromInt(1_000_000_000)) {
+		v.fail(path, "must be a whole number from 0 to 1000000000, got %q", s)
+		return 0
+	}
+	return d.IntPart()
+}
+
+func (v *validator) key(path, key string) {
+	ok := key != "" && len(key) <= 64 && key[0] >= 'a' && key[0] <= 'z'
+	for i := 0; ok && i < len(key); i++ {
+		c := key[i]
+		ok = c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	}
+	if !ok {
+		v.fail(path, "key %q must be lowercase letters, digits and '_', starting with a letter", key)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,334 @@
+package pricebook_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
+)
+
+func currency(t *testing.T, code string) money.Currency {
+	t.Helper()
+	c, err := money.LookupCurrency(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestDefaultMatchesSpec checks every number of SPEC §2 in the shipped
+// book, in the three currencies (JPY = USD × 100, unit prices exact).
+func TestDefaultMatchesSpec(t *testing.T) {
+	b := pricebook.Default()
+	if b.Version == "" {
+		t.Fatal("empty version")
+	}
+	type seat struct {
+		included int64
+		price    string
+	}
+	tests := []struct {
+		plan             string
+		base             string
+		learner, author  seat
+		limits           string
+		ai, overage      string
+		jpyBase, jpyOver string
+	}{
+		{"starter", "49.00", seat{10, "5.00"}, seat{1, "15.00"}, "[learner]≤10 [author]≤1", "1000", "0.020", "4900", "2"},
+		{"team", "199.00", seat{0, "4.00"}, seat{0, "15.00"}, "[learner]≤50 [author]≤5", "5000", "0.018", "19900", "1.8"},
+		{"business", "499.00", seat{0, "6.00"}, seat{0, "20.00"}, "[learner author]≤250", "25000", "0.015", "49900", "1.5"},
+		{"enterprise", "1999.00", seat{0, "8.00"}, seat{0, "25.00"}, "", "100000", "0.012", "199900", "1.2"},
+		{"enterprise_plus", "4999.00", seat{0, "9.00"}, seat{0, "30.00"}, "", "250000", "0.010", "499900", "1"},
+		{"healthcare", "5999.00", seat{0, "10.00"}, seat{0, "35.00"}, "", "250000", "0.010", "599900", "1"},
+	}
+	if len(b.Plans) != len(tests) {
+		t.Fatalf("book has %d plans; want %d", len(b.Plans), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.plan, func(t *testing.T) {
+			for _, code := range []string{"USD", "EUR"} {
+				p, err := b.PlanIn(tt.plan, currency(t, code))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := []string{
+					money.FormatDecimal(p.Base),
+					money.FormatDecimal(p.Seats[schemas.SeatLearner].Price),
+					money.FormatDecimal(p.Seats[schemas.SeatAuthor].Price),
+					money.FormatDecimal(p.AIIncluded),
+					money.FormatDecimal(p.AIOverage),
+				}
+				want := []string{tt.base, tt.learner.price, tt.author.price, tt.ai, tt.overage}
+				if strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Errorf("%s: got %v; want %v", code, got, want)
+				}
+				if p.Seats[schemas.SeatLearner].Included != tt.learner.included || p.Seats[schemas.SeatAuthor].Included != tt.author.included {
+					t.Errorf("%s: included %v", code, p.Seats)
+				}
+				var limits []string
+				for _, l := range p.Limits {
+					limits = append(limits, toString(l.SeatTypes)+"≤"+itoa(l.Max))
+				}
+				if strings.Join(limits, " ") != tt.limits {
+					t.Errorf("limits = %q; want %q", strings.Join(limits, " "), tt.limits)
+				}
+			}
+			p, err := b.PlanIn(tt.plan, currency(t, "JPY"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if money.FormatDecimal(p.Base) != tt.jpyBase || money.FormatDecimal(p.AIOverage) != tt.jpyOver {
+				t.Errorf("JPY base %s overage %s; want %s %s", money.FormatDecimal(p.Base), money.FormatDecimal(p.AIOverage), tt.jpyBase, tt.jpyOver)
+			}
+		})
+	}
+
+	usd := currency(t, "USD")
+	for _, tt := range []struct{ addon, plan, price string }{
+		{"hipaa_baa", "enterprise", "1000.00"},
+		{"hipaa_baa", "enterprise_plus", "1000.00"},
+		{"white_label", "starter", "500.00"},
+		{"data_residency", "healthcare", "750.00"},
+	} {
+		got, err := b.AddonIn(tt.addon, tt.plan, usd)
+		if err != nil || money.FormatDecimal(got) != tt.price {
+			t.Errorf("AddonIn(%s, %s) = %v, %v; want %s", tt.addon, tt.plan, got, err, tt.price)
+		}
+	}
+	for _, plan := range []string{"starter", "team", "business", "healthcare"} {
+		if _, err := b.AddonIn("hipaa_baa", plan, usd); !errors.Is(err, pricebook.ErrAddonNotAllowed) {
+			t.Errorf("hipaa_baa on %s: %v; want ErrAddonNotAllowed", plan, err)
+		}
+	}
+	for term, d := range map[schemas.Term]string{schemas.TermMonthly: "0", schemas.TermAnnual: "0.20", schemas.TermMultiYear: "0.30"} {
+		got, err := b.Term(term)
+		if err != nil || money.FormatDecimal(got.Discount) != d {
+			t.Errorf("Term(%s) = %v, %v; want discount %s", term, got, err, d)
+		}
+	}
+	m := b.Marketplace
+	if money.FormatDecimal(m.PlatformFee) != "0.15" || m.RefundWindow != 14*24*time.Hour || m.PayoutSchedule != "monthly" {
+		t.Errorf("marketplace = %+v", m)
+	}
+	for code, want := range map[string]string{"USD": "50.00", "EUR": "50.00", "JPY": "50"} {
+		got, err := m.MinimumPayout.In(currency(t, code))
+		if err != nil || money.FormatDecimal(got) != want {
+			t.Errorf("minimum payout %s = %v, %v; want %s", code, got, err, want)
+		}
+	}
+}
+
+func toString(sts []schemas.SeatType) string {
+	var s []string
+	for _, st := range sts {
+		s = append(s, string(st))
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestLookups(t *testing.T) {
+	b := pricebook.Default()
+	if _, err := b.Plan("gold"); !errors.Is(err, pricebook.ErrUnknownPlan) {
+		t.Errorf("Plan(gold): %v", err)
+	}
+	if _, err := b.Addon("espresso"); !errors.Is(err, pricebook.ErrUnknownAddon) {
+		t.Errorf("Addon(espresso): %v", err)
+	}
+	if _, err := b.Term("weekly"); !errors.Is(err, pricebook.ErrUnknownTerm) {
+		t.Errorf("Term(weekly): %v", err)
+	}
+	gbp := currency(t, "GBP")
+	if _, err := b.PlanIn("team", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
+		t.Errorf("PlanIn(team, GBP): %v", err)
+	}
+	if _, err := b.AddonIn("white_label", "team", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
+		t.Errorf("AddonIn(GBP): %v", err)
+	}
+	if _, err := b.Plans["team"].Base.In(gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
+		t.Errorf("Prices.In(GBP): %v", err)
+	}
+	if _, err := b.Currency("GBP"); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
+		t.Errorf("Currency(GBP): %v", err)
+	}
+	// Default returns an independent copy each time.
+	b.Plans["team"].Base["USD"] = b.Plans["team"].Base["USD"].Add(b.Plans["team"].Base["USD"])
+	if got := pricebook.Default().Plans["team"].Base["USD"]; money.FormatDecimal(got) != "199.00" {
+		t.Errorf("Default shares state: team base %s", got)
+	}
+}
+
+// mutate applies edit to the default book decoded as generic JSON.
+func mutate(t *testing.T, edit func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(pricebook.DefaultJSON(), &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func obj(m map[string]any, path ...string) map[string]any {
+	for _, p := range path {
+		m = m[p].(map[string]any)
+	}
+	return m
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(m map[string]any)
+		raw      string // used instead of edit when set
+		wantPath string
+		wantMsg  string
+	}{
+		{name: "unknown plan in add-on list", edit: func(m map[string]any) {
+			obj(m, "addons", "hipaa_baa")["plans"] = []any{"enterprise", "enterprize"}
+		}, wantPath: "addons.hipaa_baa.plans[1]", wantMsg: `unknown plan "enterprize"`},
+		{name: "negative price", edit: func(m map[string]any) {
+			obj(m, "plans", "team", "seats", "learner", "price")["EUR"] = "-4.00"
+		}, wantPath: "plans.team.seats.learner.price.EUR", wantMsg: "must not be negative"},
+		{name: "fixed fee with sub-cent digits", edit: func(m map[string]any) {
+			obj(m, "plans", "team", "base")["USD"] = "199.001"
+		}, wantPath: "plans.team.base.USD", wantMsg: "at most 2 fraction digits"},
+		{name: "JPY fixed fee with a fraction", edit: func(m map[string]any) {
+			obj(m, "addons", "white_label", "price")["JPY"] = "50000.0"
+		}, wantPath: "addons.white_label.price.JPY", wantMsg: "at most 0 fraction digits"},
+		{name: "minimum payout with sub-cent digits", edit: func(m map[string]any) {
+			obj(m, "marketplace", "minimum_payout")["USD"] = "50.000"
+		}, wantPath: "marketplace.minimum_payout.USD", wantMsg: "at most 2"},
+		{name: "missing currency price", edit: func(m map[string]any) {
+			delete(obj(m, "plans", "business", "base"), "JPY")
+		}, wantPath: "plans.business.base", wantMsg: "price in JPY is missing"},
+		{name: "price in a currency the book does not list", edit: func(m map[string]any) {
+			obj(m, "plans", "business", "base")["GBP"] = "400.00"
+		}, wantPath: "plans.business.base.GBP", wantMsg: "not one of the book's currencies"},
+		{name: "discount of 100 %", edit: func(m map[string]any) {
+			obj(m, "terms", "annual")["discount"] = "1"
+		}, wantPath: "terms.annual.discount", wantMsg: "[0, 1)"},
+		{name: "discount above 1", edit: func(m map[string]any) {
+			obj(m, "terms", "multi_year")["discount"] = "1.30"
+		}, wantPath: "terms.multi_year.discount", wantMsg: "[0, 1)"},
+		{name: "negative discount", edit: func(m map[string]any) {
+			obj(m, "terms", "multi_year")["discount"] = "-0.1"
+		}, wantPath: "terms.multi_year.discount", wantMsg: "negative"},
+		{name: "missing term", edit: func(m map[string]any) {
+			delete(obj(m, "terms"), "multi_year")
+		}, wantPath: "terms", wantMsg: `term "multi_year" is missing`},
+		{name: "unknown term", edit: func(m map[string]any) {
+			obj(m, "terms")["weekly"] = map[string]any{"discount": "0"}
+		}, wantPath: "terms.weekly", wantMsg: "unknown term"},
+		{name: "unknown currency", edit: func(m map[string]any) {
+			m["currencies"] = []any{"USD", "EUR", "JPY", "XYZ"}
+		}, wantPath: "currencies[3]", wantMsg: "unknown currency"},
+		{name: "duplicate currency", edit: func(m map[string]any) {
+			m["currencies"] = []any{"USD", "EUR", "USD", "JPY"}
+		}, wantPath: "currencies[2]", wantMsg: "twice"},
+		{name: "missing version", edit: func(m map[string]any) { delete(m, "version") }, wantPath: "version", wantMsg: "required"},
+		{name: "fractional included seats", edit: func(m map[string]any) {
+			obj(m, "plans", "starter", "seats", "learner")["included"] = "10.5"
+		}, wantPath: "plans.starter.seats.learner.included", wantMsg: "whole number"},
+		{name: "unknown seat type in a limit", edit: func(m map[string]any) {
+			obj(m, "plans", "business")["limits"] = []any{map[string]any{"seat_types": []any{"learner", "admin"}, "max": "250"}}
+		}, wantPath: "plans.business.limits[0].seat_types[1]", wantMsg: `unknown seat type "admin"`},
+		{name: "missing seat type", edit: func(m map[string]any) {
+			delete(obj(m, "plans", "team", "seats"), "author")
+		}, wantPath: "plans.team.seats", wantMsg: `"author" is missing`},
+		{name: "overage not a decimal", edit: func(m map[string]any) {
+			obj(m, "plans", "team", "ai", "overage_price")["USD"] = "1e-2"
+		}, wantPath: "plans.team.ai.overage_price.USD", wantMsg: "decimal string"},
+		{name: "bad plan key", edit: func(m map[string]any) {
+			obj(m, "plans")["Gold Plan"] = obj(m, "plans", "team")
+		}, wantPath: "plans.Gold Plan", wantMsg: "lowercase"},
+		{name: "unknown payout schedule", edit: func(m map[string]any) {
+			obj(m, "marketplace")["payout_schedule"] = "weekly"
+		}, wantPath: "marketplace.payout_schedule", wantMsg: "monthly"},
+		{name: "JSON number for a price", raw: `{"version":"x","currencies":["USD"],"plans":{"team":{"base":{"USD":199}}}}`, wantPath: "plans.base", wantMsg: "not a JSON number"} /* encoding/json leaves map keys out of the path */, {name: "JSON number for a count", raw: `{"version":"x","marketplace":{"refund_window_days":14}}`, wantPath: "marketplace.refund_window_days", wantMsg: "not a JSON number"},
+		{name: "unknown field", raw: `{"version":"x","currency":["USD"]}`, wantMsg: `unknown field "currency"`},
+		{name: "trailing data", raw: `{"version":"x"} {}`, wantMsg: "after the top-level object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(tt.raw)
+			if tt.raw == "" {
+				data = mutate(t, tt.edit)
+			}
+			_, err := pricebook.Parse(data)
+			var fe *pricebook.FieldError
+			if !errors.As(err, &fe) || !errors.Is(err, pricebook.ErrInvalid) {
+				t.Fatalf("Parse: %v; want a *FieldError wrapping ErrInvalid", err)
+			}
+			if tt.wantPath != "" && !strings.HasPrefix(fe.Path, tt.wantPath) {
+				t.Errorf("path = %q; want %q (%v)", fe.Path, tt.wantPath, err)
+			}
+			if !strings.Contains(fe.Message, tt.wantMsg) {
+				t.Errorf("message = %q; want it to contain %q", fe.Message, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestParseAcceptsLongUnitPrices(t *testing.T) {
+	data := mutate(t, func(m map[string]any) {
+		obj(m, "plans", "team", "ai", "overage_price")["USD"] = "0.0185"
+		obj(m, "plans", "team", "ai", "overage_price")["JPY"] = "1.85"
+	})
+	b, err := pricebook.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := money.FormatDecimal(b.Plans["team"].AIOverage["JPY"]); got != "1.85" {
+		t.Fatalf("JPY overage %s", got)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "book.json")
+	if err := os.WriteFile(good, pricebook.DefaultJSON(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := pricebook.Load(good)
+	if err != nil || b.Version != pricebook.Default().Version {
+		t.Fatalf("Load = %v, %v", b, err)
+	}
+	if _, err := pricebook.Load(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load(missing) = %v", err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, mutate(t, func(m map[string]any) { obj(m, "terms", "annual")["discount"] = "2" }), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pricebook.Load(bad); !errors.Is(err, pricebook.ErrInvalid) || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "terms.annual.discount") {
+		t.Fatalf("Load(bad) = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(pricebook.DefaultJSON())
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := pricebook.Parse(data)
+		if err == nil && (b.Version == "" || len(b.Currencies) == 0) {
+			t.Fatalf("accepted a book without version or currencies")
+		}
+		if err != nil && !errors.Is(err, pricebook.ErrInvalid) {
+			t.Fatalf("error does not wrap ErrInvalid: %v", err)
+		}
+	})
+}

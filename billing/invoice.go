@@ -1,0 +1,78 @@
+package billing
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Invoice statuses.
+const (
+	// StatusFinalized: rated and frozen; not yet handed to Stripe.
+	StatusFinalized = "finalized"
+	// StatusNotSent: finalized, and Tally runs without a Stripe key (dry run).
+	StatusNotSent = "not_sent"
+	// StatusSent: finalized in Stripe.
+	StatusSent = "sent"
+	// StatusSendFailed: Stripe refused it (a 4xx); the reason says why.
+	StatusSendFailed = "send_failed"
+)
+
+// Invoice kinds.
+const (
+	KindMonthly = "monthly"
+	KindUpfront = "upfront"
+	KindUpgrade = "upgrade"
+)
+
+// Invoice is a finalized invoice as Tally stores and serves it.
+type Invoice struct {
+	ID               string          `json:"id"`
+	Tenant           string          `json:"tenant"`
+	Period           string          `json:"period"`
+	Kind             string          `json:"kind"`
+	Currency         string          `json:"currency"`
+	PriceBookVersion string          `json:"price_book_version"`
+	Lines            []Line          `json:"lines"`
+	Subtotal         decimal.Decimal `json:"subtotal"`
+	Discount         decimal.Decimal `json:"discount"`
+	Total            decimal.Decimal `json:"total"`
+	Status           string          `json:"status"`
+	StatusReason     string          `json:"status_reason,omitempty"`
+	StripeCustomerID string          `json:"stripe_customer_id,omitempty"`
+	StripeInvoiceID  string          `json:"stripe_invoice_id,omitempty"`
+	IssuedAt         time.Time       `json:"issued_at"`
+}
+
+// Line is one invoice line. Amount is rounded once to the currency's minor
+// unit, half-to-even; an invoice's total is the sum of its lines' amounts.
+type Line struct {
+	Kind string `json:"kind"`
+	// Item is what the line bills, unique per (invoice, period), e.g.
+	// "base:team", "seats:learner"; adjustments keep the item they adjust.
+	Item        string          `json:"item"`
+	Description string          `json:"description"`
+	Quantity    decimal.Decimal `json:"quantity"`
+	UnitPrice   decimal.Decimal `json:"unit_price"`
+	Amount      decimal.Decimal `json:"amount"`
+	Period      string          `json:"period"`
+	Flags       []string        `json:"flags,omitempty"`
+	// Adjusts is, for an adjustment line, the kind of line it corrects.
+	Adjusts string `json:"adjusts,omitempty"`
+}
+
+// InvoiceID is the deterministic id of a tenant's invoice of one kind for
+// one period (and, for upgrades, the instant of the upgrade).
+func InvoiceID(tenant, period, kind, discriminator string) string {
+	h := sha256.Sum256([]byte(tenant + "\x00" + period + "\x00" + kind + "\x00" + discriminator))
+	return "inv_" + hex.EncodeToString(h[:12])
+}
+
+// InvoiceFilter selects invoices; empty fields match everything.
+type InvoiceFilter struct {
+	Tenant string
+	Period string
+	ID     string
+}

@@ -1,0 +1,597 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/tally-billing/tally/aggregators"
+	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
+	"github.com/tally-billing/tally/stripesync"
+)
+
+// ActivitySource loads what rating needs from the event store.
+type ActivitySource interface {
+	// Activity returns every tenant's subscription, seat and pack events
+	// and monthly credit sums before end.
+	Activity(ctx context.Context, end time.Time) (map[string]*TenantActivity, error)
+	// CreditRows sums each tenant's credits between consecutive cuts.
+	CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error)
+}
+
+// InvoiceStore keeps invoices and closed periods.
+type InvoiceStore interface {
+	Invoices(ctx context.Context, f InvoiceFilter) ([]Invoice, error)
+	SaveInvoice(ctx context.Context, inv Invoice) error
+	UpdateInvoiceStatus(ctx context.Context, inv Invoice) error
+	ClosedPeriod(ctx context.Context, period string) (time.Time, error)
+	RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices int) error
+	StripeCustomer(ctx context.Context, tenant string) (string, error)
+	SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error
+}
+
+// InvoiceSender pushes a finalized invoice to Stripe.
+type InvoiceSender interface {
+	PushInvoice(ctx context.Context, inv stripesync.Invoice) (stripesync.InvoiceResult, error)
+}
+
+// Config wires a Service.
+type Config struct {
+	Book     *pricebook.Book
+	Activity ActivitySource
+	Store    InvoiceStore
+	// Sender pushes invoices to Stripe; nil is a dry run: invoices are
+	// finalized and marked not_sent.
+	Sender InvoiceSender
+	// Now is the clock (default time.Now).
+	Now     func() time.Time
+	Logger  zerolog.Logger
+	Metrics *Metrics
+}
+
+// Metrics count what billing did.
+type Metrics struct {
+	Finalized  prometheus.Counter
+	Sent       prometheus.Counter
+	SendFailed prometheus.Counter
+	Closes     *prometheus.CounterVec
+}
+
+// NewMetrics registers the billing metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Finalized:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tally_invoices_finalized_total", Help: "Invoices finalized."}),
+		Sent:       prometheus.NewCounter(prometheus.CounterOpts{Name: "tally_invoices_sent_total", Help: "Invoices finalized in Stripe."}),
+		SendFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "tally_invoices_send_failed_total", Help: "Invoices Stripe refused (4xx)."}),
+		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tally_period_closes_total", Help: "Period closes by outcome (closed, already_closed, failed).",
+		}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.Finalized, m.Sent, m.SendFailed, m.Closes)
+	return m
+}
+
+// Service closes periods, sends invoices and answers the billing reads.
+type Service struct {
+	cfg Config
+	log zerolog.Logger
+}
+
+// New returns a Service or an error for a missing dependency.
+func New(cfg Config) (*Service, error) {
+	if cfg.Book == nil || cfg.Activity == nil || cfg.Store == nil {
+		return nil, errors.New("billing: price book, activity source and invoice store are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	return &Service{cfg: cfg, log: cfg.Logger.With().Str("component", "billing").Logger()}, nil
+}
+
+// IsClosed reports whether p has been closed.
+func (s *Service) IsClosed(ctx context.Context, p Period) (bool, error) {
+	at, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	return !at.IsZero(), err
+}
+
+// Close is ClosePeriod (for the scheduler).
+func (s *Service) Close(ctx context.Context, p Period) (CloseResult, error) {
+	return s.ClosePeriod(ctx, p)
+}
+
+// ClosePeriod rates and finalizes every tenant's invoices of period p,
+// stores them, records the period as closed and sends the invoices. The
+// order makes every step safe to repeat: invoice ids are derived from
+// (tenant, period, kind), an invoice already stored is never rated again,
+// and invoices still waiting to be sent are sent by the next call. A
+// closed period answers with its invoices and changes nothing.
+func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error) {
+	now := s.cfg.Now()
+	if now.Before(p.End()) {
+		return CloseResult{}, fmt.Errorf("closing %s before %s: %w", p, p.End().Format(time.RFC3339), ErrPeriodOpen)
+	}
+	res := CloseResult{Period: p.String()}
+	closedAt, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	if err != nil {
+		return res, err
+	}
+	if closedAt.IsZero() {
+		failures, err := s.rateAndStore(ctx, p)
+		if err != nil {
+			s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
+			return res, err
+		}
+		if len(failures) > 0 {
+			s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
+			return res, fmt.Errorf("closing %s: %d tenants could not be rated (their invoices wait for a new close): %s",
+				p, len(failures), strings.Join(failures, "; "))
+		}
+	} else {
+		res.AlreadyClosed = true
+	}
+	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
+	if err != nil {
+		return res, err
+	}
+	if closedAt.IsZero() {
+		if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs)); err != nil {
+			return res, err
+		}
+		s.cfg.Metrics.Closes.WithLabelValues("closed").Inc()
+		s.log.Info().Str("period", p.String()).Int("invoices", len(invs)).Msg("period closed")
+	} else {
+		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
+	}
+	var sendErrs []error
+	for i := range invs {
+		if invs[i].Status != StatusFinalized {
+			continue
+		}
+		if err := s.send(ctx, &invs[i]); err != nil {
+			sendErrs = append(sendErrs, err)
+		}
+	}
+	res.Invoices = invs
+	if len(sendErrs) > 0 {
+		return res, fmt.Errorf("sending invoices of %s (they stay finalized and are sent by the next close): %w", p, errors.Join(sendErrs...))
+	}
+	return res, nil
+}
+
+// rateAndStore rates every tenant and stores the invoices not stored yet.
+// It returns the tenants that could not be rated, with the reason.
+func (s *Service) rateAndStore(ctx context.Context, p Period) ([]string, error) {
+	rated, failures, err := s.rateAll(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, inv := range existing {
+		have[inv.ID] = true
+	}
+	for _, inv := range rated {
+		if have[inv.ID] {
+			continue
+		}
+		if err := s.cfg.Store.SaveInvoice(ctx, inv); err != nil {
+			return nil, err
+		}
+		s.cfg.Metrics.Finalized.Inc()
+	}
+	return failures, nil
+}
+
+// tenantInput is one tenant's rating input, with data up to some end.
+type tenantInput struct {
+	changes []rating.SubscriptionChange
+	usage   rating.Usage
+}
+
+// inputs is every tenant's rating input for a period.
+type inputs struct {
+	tenants  []string // sorted; those that failed are left out
+	acts     map[string]*TenantActivity
+	byTenant map[string]*tenantInput
+	failures []string
+}
+
+// loadInputs loads every tenant's rating input with data before p's end.
+func (s *Service) loadInputs(ctx context.Context, p Period) (*inputs, error) {
+	acts, err := s.cfg.Activity.Activity(ctx, p.End())
+	if err != nil {
+		return nil, err
+	}
+	in := &inputs{acts: acts, byTenant: map[string]*tenantInput{}}
+	cuts := map[string][]time.Time{}
+	all := make([]string, 0, len(acts))
+	for t := range acts {
+		all = append(all, t)
+	}
+	sort.Strings(all)
+	for _, t := range all {
+		a := acts[t]
+		ti := &tenantInput{changes: subscriptionChanges(a.Subscriptions)}
+		ti.usage.Seats = a.Seats
+		packs, err := packPurchases(a.Packs)
+		if err == nil {
+			ti.usage.Packs = packs
+			cuts[t], err = tenantCuts(s.cfg.Book, ti.changes, a, p)
+		}
+		if err != nil {
+			in.failures = append(in.failures, t+": "+err.Error())
+			continue
+		}
+		in.tenants = append(in.tenants, t)
+		in.byTenant[t] = ti
+	}
+	rows, err := s.cfg.Activity.CreditRows(ctx, p.End(), cuts)
+	if err != nil {
+		return nil, err
+	}
+	for t, ti := range in.byTenant {
+		ti.usage.Credits = rows[t]
+	}
+	return in, nil
+}
+
+// rateAll rates the invoices of every tenant for period p: the monthly
+// invoice with adjustments for closed periods that late events changed,
+// and the upfront and upgrade invoices of prepaid terms issued in p.
+func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, error) {
+	in, err := s.loadInputs(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	prior, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	priorByTenant := map[string][]Invoice{}
+	for _, inv := range prior {
+		if inv.Period < p.String() {
+			priorByTenant[inv.Tenant] = append(priorByTenant[inv.Tenant], inv)
+		}
+	}
+	failures := in.failures
+	var out []Invoice
+	for _, t := range in.tenants {
+		invs, err := s.rateTenant(t, in.byTenant[t], p, priorByTenant[t])
+		if err != nil {
+			failures = append(failures, t+": "+err.Error())
+			continue
+		}
+		out = append(out, invs...)
+	}
+	return out, failures, nil
+}
+
+// rateTenant rates one tenant's invoices issued in p.
+func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []Invoice) ([]Invoice, error) {
+	book := s.cfg.Book
+	var out []Invoice
+	monthly, err := rating.RateMonth(book, tenant, in.changes, in.usage, p)
+	subscribed := err == nil
+	if err != nil && !errors.Is(err, rating.ErrNotSubscribed) {
+		return nil, err
+	}
+	adj, cur, err := s.adjustments(tenant, in, prior)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case subscribed:
+		monthly.Invoice.Append(adj...)
+		if len(monthly.Invoice.Lines) > 0 {
+			out = append(out, fromRating(monthly.Invoice, "", p))
+		}
+	case len(adj) > 0:
+		inv := rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: p.String(), IssuedAt: p.End(),
+			Currency: cur, PriceBookVersion: book.Version}
+		inv.Append(adj...)
+		out = append(out, fromRating(inv, "", p))
+	}
+	prepaid, err := rating.RatePrepaid(book, tenant, in.changes, p.Start(), p.End())
+	if err != nil {
+		return nil, err
+	}
+	for _, inv := range prepaid {
+		out = append(out, fromRating(inv, inv.IssuedAt.UTC().Format(time.RFC3339Nano), p))
+	}
+	return out, nil
+}
+
+// adjustments re-rates every closed month the tenant has a monthly invoice
+// for, with everything known now, and returns the differences from what
+// was billed for it (SPEC §3 item 6). Months billed under another price
+// book version are left alone: a price change never alters them.
+func (s *Service) adjustments(tenant string, in *tenantInput, prior []Invoice) ([]rating.Line, money.Currency, error) {
+	var out []rating.Line
+	var cur money.Currency
+	var earlier []rating.Line
+	for _, inv := range prior {
+		for _, l := range inv.Lines {
+			if l.Kind == string(rating.LineAdjustment) {
+				earlier = append(earlier, toRatingLine(l))
+			}
+		}
+	}
+	for _, inv := range prior {
+		if inv.Kind != KindMonthly || inv.PriceBookVersion != s.cfg.Book.Version {
+			continue
+		}
+		q, err := ParsePeriod(inv.Period)
+		if err != nil {
+			return nil, cur, err
+		}
+		finalized, err := toRating(inv)
+		if err != nil {
+			return nil, cur, err
+		}
+		rerated, err := rating.RateMonth(s.cfg.Book, tenant, changesBefore(in.changes, q.End()), usageBefore(in.usage, q.End()), q)
+		if errors.Is(err, rating.ErrNotSubscribed) {
+			rerated = rating.MonthResult{Invoice: rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String(),
+				IssuedAt: q.End(), Currency: finalized.Currency, PriceBookVersion: s.cfg.Book.Version}}
+		} else if err != nil {
+			return nil, cur, fmt.Errorf("re-rating %s: %w", q, err)
+		}
+		// The monthly invoice carries the month's own lines and the
+		// adjustments of earlier months; only its own lines are compared.
+		own := finalized
+		own.Lines = nil
+		for _, l := range finalized.Lines {
+			if l.Kind != rating.LineAdjustment {
+				own.Lines = append(own.Lines, l)
+			}
+		}
+		lines, err := rating.Adjustments(own, earlier, rerated.Invoice)
+		if err != nil {
+			return nil, cur, err
+		}
+		out = append(out, lines...)
+		cur = finalized.Currency
+	}
+	return out, cur, nil
+}
+
+func changesBefore(changes []rating.SubscriptionChange, end time.Time) []rating.SubscriptionChange {
+	var out []rating.SubscriptionChange
+	for _, c := range changes {
+		if c.At.Before(end) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func usageBefore(u rating.Usage, end time.Time) rating.Usage {
+	var out rating.Usage
+	for _, e := range u.Seats {
+		if e.Time.Before(end) {
+			out.Seats = append(out.Seats, e)
+		}
+	}
+	for _, c := range u.Credits {
+		if c.At.Before(end) {
+			out.Credits = append(out.Credits, c)
+		}
+	}
+	for _, pk := range u.Packs {
+		if pk.At.Before(end) {
+			out.Packs = append(out.Packs, pk)
+		}
+	}
+	return out
+}
+
+// tenantCuts are the instants credit rows are summed between: a cut far in
+// the past, then for every month from the tenant's first activity to p its
+// start and subscription changes (rating.Cuts).
+func tenantCuts(book *pricebook.Book, changes []rating.SubscriptionChange, a *TenantActivity, p Period) ([]time.Time, error) {
+	first := p
+	for month := range a.CreditsByMonth {
+		if q, err := ParsePeriod(month); err == nil && q.Before(first) {
+			first = q
+		}
+	}
+	for _, c := range changes {
+		if q := PeriodOf(c.At); q.Before(first) {
+			first = q
+		}
+	}
+	for _, pk := range a.Packs {
+		if q := PeriodOf(pk.Time); q.Before(first) {
+			first = q
+		}
+	}
+	out := []time.Time{schemas.MinTime()}
+	for q := first; !p.Before(q); q = q.Next() {
+		cs, err := rating.Cuts(book, changesBefore(changes, q.End()), q.Start(), q.End())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+func subscriptionChanges(events []*schemas.Event) []rating.SubscriptionChange {
+	out := make([]rating.SubscriptionChange, 0, len(events))
+	for _, e := range events {
+		c := rating.SubscriptionChange{At: e.Time}
+		switch e.Type {
+		case schemas.TypeSubscriptionStarted:
+			c.Kind = rating.Started
+		case schemas.TypeSubscriptionChanged:
+			c.Kind = rating.Changed
+		default:
+			c.Kind = rating.Canceled
+		}
+		if sub, ok := e.Data.(*schemas.Subscription); ok {
+			c.Subscription = *sub
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func packPurchases(events []*schemas.Event) ([]rating.PackPurchase, error) {
+	out := make([]rating.PackPurchase, 0, len(events))
+	for _, e := range events {
+		d, ok := e.Data.(*schemas.AIPackPurchased)
+		if !ok {
+			return nil, fmt.Errorf("event %s is not a pack purchase", e.ID)
+		}
+		out = append(out, rating.PackPurchase{At: e.Time, PackID: d.PackID, Credits: d.Credits, Price: d.Price, Currency: d.Currency})
+	}
+	return out, nil
+}
+
+// fromRating turns a rated invoice into a stored one, status finalized.
+func fromRating(inv rating.Invoice, discriminator string, p Period) Invoice {
+	out := Invoice{
+		ID:     InvoiceID(inv.Tenant, p.String(), string(inv.Kind), discriminator),
+		Tenant: inv.Tenant, Period: inv.Period, Kind: string(inv.Kind), Currency: inv.Currency.Code,
+		PriceBookVersion: inv.PriceBookVersion, Subtotal: inv.Subtotal, Discount: inv.Discount, Total: inv.Total,
+		Status: StatusFinalized, IssuedAt: inv.IssuedAt.UTC(),
+	}
+	for _, l := range inv.Lines {
+		out.Lines = append(out.Lines, Line{Kind: string(l.Kind), Item: l.Item, Description: l.Description,
+			Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags,
+			Adjusts: string(l.Adjusts)})
+	}
+	return out
+}
+
+func toRating(inv Invoice) (rating.Invoice, error) {
+	cur, err := money.LookupCurrency(inv.Currency)
+	if err != nil {
+		return rating.Invoice{}, err
+	}
+	out := rating.Invoice{Tenant: inv.Tenant, Kind: rating.InvoiceKind(inv.Kind), Period: inv.Period, IssuedAt: inv.IssuedAt,
+		Currency: cur, PriceBookVersion: inv.PriceBookVersion, Subtotal: inv.Subtotal, Discount: inv.Discount, Total: inv.Total}
+	for _, l := range inv.Lines {
+		out.Lines = append(out.Lines, toRatingLine(l))
+	}
+	return out, nil
+}
+
+func toRatingLine(l Line) rating.Line {
+	return rating.Line{Kind: rating.LineKind(l.Kind), Item: l.Item, Description: l.Description, Quantity: l.Quantity,
+		UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags, Adjusts: rating.LineKind(l.Adjusts)}
+}
+
+// send pushes one finalized invoice to Stripe and records the outcome. A
+// refusal (4xx) marks it send_failed with the reason and is not retried;
+// any other failure leaves it finalized for the next attempt.
+func (s *Service) send(ctx context.Context, inv *Invoice) error {
+	log := s.log.With().Str("invoice", inv.ID).Str("tenant", inv.Tenant).Logger()
+	if s.cfg.Sender == nil {
+		inv.Status = StatusNotSent
+		return s.cfg.Store.UpdateInvoiceStatus(ctx, *inv)
+	}
+	cur, err := money.LookupCurrency(inv.Currency)
+	if err != nil {
+		return err
+	}
+	customer, err := s.cfg.Store.StripeCustomer(ctx, inv.Tenant)
+	if err != nil {
+		return err
+	}
+	req := stripesync.Invoice{ID: inv.ID, Tenant: inv.Tenant, Period: inv.Period, Currency: cur, CustomerID: customer}
+	for i, l := range inv.Lines {
+		req.Lines = append(req.Lines, stripesync.InvoiceLine{ID: fmt.Sprintf("L%d", i+1), Description: l.Description, Amount: l.Amount})
+	}
+	res, err := s.cfg.Sender.PushInvoice(ctx, req)
+	switch {
+	case errors.Is(err, stripesync.ErrRejected) || errors.Is(err, stripesync.ErrInvalid) || errors.Is(err, stripesync.ErrConflict):
+		inv.Status, inv.StatusReason = StatusSendFailed, err.Error()
+		s.cfg.Metrics.SendFailed.Inc()
+		log.Error().Err(err).Msg("stripe refused the invoice; marked send_failed")
+		return s.cfg.Store.UpdateInvoiceStatus(ctx, *inv)
+	case err != nil:
+		log.Warn().Err(err).Msg("sending invoice; it stays finalized and is retried")
+		return fmt.Errorf("sending %s: %w", inv.ID, err)
+	}
+	if customer == "" && res.CustomerID != "" {
+		if err := s.cfg.Store.SaveStripeCustomer(ctx, inv.Tenant, res.CustomerID, s.cfg.Now()); err != nil {
+			return err
+		}
+	}
+	inv.Status, inv.StatusReason = StatusSent, ""
+	inv.StripeCustomerID, inv.StripeInvoiceID = res.CustomerID, res.InvoiceID
+	s.cfg.Metrics.Sent.Inc()
+	return s.cfg.Store.UpdateInvoiceStatus(ctx, *inv)
+}
+
+// Invoices lists invoices; empty filters match all.
+func (s *Service) Invoices(ctx context.Context, tenant, period string) ([]Invoice, error) {
+	return s.cfg.Store.Invoices(ctx, InvoiceFilter{Tenant: tenant, Period: period})
+}
+
+// Unbilled lists the usage of p that no invoice covers: the usage of
+// tenants with no subscription in the period, credits consumed outside
+// subscribed time, and tenants whose usage cannot be rated (with why).
+func (s *Service) Unbilled(ctx context.Context, p Period) ([]UnbilledItem, error) {
+	in, err := s.loadInputs(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []UnbilledItem
+	for _, f := range in.failures {
+		tenant, reason, _ := strings.Cut(f, ": ")
+		out = append(out, UnbilledItem{Tenant: tenant, Period: p.String(), Meter: "all", Reason: "cannot be rated: " + reason})
+	}
+	for _, t := range in.tenants {
+		ti := in.byTenant[t]
+		res, err := rating.RateMonth(s.cfg.Book, t, ti.changes, ti.usage, p)
+		switch {
+		case errors.Is(err, rating.ErrNotSubscribed):
+			out = append(out, noSubscription(t, p, in.acts[t])...)
+		case err != nil:
+			out = append(out, UnbilledItem{Tenant: t, Period: p.String(), Meter: "all", Reason: "cannot be rated: " + err.Error()})
+		case res.UnbilledCredits.IsPositive():
+			out = append(out, UnbilledItem{Tenant: t, Period: p.String(), Meter: "ai_credits",
+				Quantity: res.UnbilledCredits.String(), Reason: "consumed outside subscribed time"})
+		}
+	}
+	return out, nil
+}
+
+func noSubscription(t string, p Period, a *TenantActivity) []UnbilledItem {
+	const reason = "no subscription in the period"
+	var out []UnbilledItem
+	if credits := a.CreditsByMonth[p.String()]; credits.IsPositive() {
+		out = append(out, UnbilledItem{Tenant: t, Period: p.String(), Meter: "ai_credits", Quantity: credits.String(), Reason: reason})
+	}
+	seats := aggregators.PeakSeats(a.Seats, p.Start(), p.End())
+	for _, kind := range []string{string(schemas.SeatLearner), string(schemas.SeatAuthor)} {
+		if su, ok := seats[kind]; ok && su.Peak > 0 {
+			out = append(out, UnbilledItem{Tenant: t, Period: p.String(), Meter: "seats:" + kind, Quantity: fmt.Sprint(su.Peak), Reason: reason})
+		}
+	}
+	for _, pk := range a.Packs {
+		if PeriodOf(pk.Time) == p {
+			if d, ok := pk.Data.(*schemas.AIPackPurchased); ok {
+				out = append(out, UnbilledItem{Tenant: t, Period: p.String(), Meter: "ai_pack:" + d.PackID,
+					Quantity: d.Price.String() + " " + d.Currency.Code, Reason: reason})
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/shopspring/decimal"
+
+	"github.com/tally-billing/tally/aggregators"
+	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/billing"
+	"github.com/tally-billing/tally/schemas"
+)
+
+// Activity loads the activity of every tenant with a subscription, seat or
+// AI event before end, in four queries whatever the number of tenants.
+func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billing.TenantActivity, error) {
+	out := map[string]*billing.TenantActivity{}
+	get := func(tenant string) *billing.TenantActivity {
+		a, ok := out[tenant]
+		if !ok {
+			a = &billing.TenantActivity{Tenant: tenant, CreditsByMonth: map[string]decimal.Decimal{}}
+			out[tenant] = a
+		}
+		return a
+	}
+
+	if err := s.eachPayload(ctx, end, []schemas.Type{schemas.TypeSubscriptionStarted, schemas.TypeSubscriptionChanged,
+		schemas.TypeSubscriptionCanceled, schemas.TypeAIPackPurchased}, func(e *schemas.Event) {
+		a := get(e.Subject)
+		if e.Type == schemas.TypeAIPackPurchased {
+			a.Packs = append(a.Packs, e)
+		} else {
+			a.Subscriptions = append(a.Subscriptions, e)
+		}
+	}); err != nil {
+		return nil, err
+	}
+
+	rows, err := s.conn.Query(ctx, `
+SELECT subject, time, type, user_id, seat_type
+FROM events FINAL
+WHERE type IN (?, ?) AND time < ?
+ORDER BY subject, time, stream_seq`, string(schemas.TypeSeatAssigned), string(schemas.TypeSeatReleased), end)
+	if err != nil {
+		return nil, fmt.Errorf("querying seats: %w", err)
+	}
+	for rows.Next() {
+		var tenant, typ string
+		var e aggregators.SeatEvent
+		if err := rows.Scan(&tenant, &e.Time, &typ, &e.UserID, &e.SeatType); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scanning seats: %w", err)
+		}
+		e.Assigned = typ == string(schemas.TypeSeatAssigned)
+		a := get(tenant)
+		a.Seats = append(a.Seats, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = s.conn.Query(ctx, `
+SELECT subject, formatDateTime(time, '%Y-%m'), sum(credits)
+FROM events FINAL
+WHERE type = ? AND time < ?
+GROUP BY subject, formatDateTime(time, '%Y-%m')`, string(schemas.TypeAICreditsConsumed), end)
+	if err != nil {
+		return nil, fmt.Errorf("querying credits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tenant, month string
+		var credits decimal.Decimal
+		if err := rows.Scan(&tenant, &month, &credits); err != nil {
+			return nil, fmt.Errorf("scanning credits: %w", err)
+		}
+		get(tenant).CreditsByMonth[month] = credits
+	}
+	return out, rows.Err()
+}
+
+// eachPayload decodes the stored payload of every event of the given types
+// before end, in (subject, time, sequence) order.
+func (s *Store) eachPayload(ctx context.Context, end time.Time, types []schemas.Type, fn func(*schemas.Event)) error {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = string(t)
+	}
+	rows, err := s.conn.Query(ctx, `
+SELECT payload
+FROM events FINAL
+WHERE type IN ? AND time < ?
+ORDER BY subject, time, stream_seq`, names, end)
+	if err != nil {
+		return fmt.Errorf("querying events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return fmt.Errorf("scanning event: %w", err)
+		}
+		e, err := schemas.Decode([]byte(payload))
+		if err != nil {
+			return fmt.Errorf("decoding stored event: %w", err)
+		}
+		fn(e)
+	}
+	return rows.Err()
+}
+
+// CreditRows sums every tenant's AI credits before end between consecutive
+// instants of its cuts (rating.Cuts: period starts and subscription
+// changes), one row per (tenant, cut). Credits before a tenant's first cut
+// are left out: callers start the cuts early enough. Tenants without cuts
+// are skipped.
+func (s *Store) CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error) {
+	out := map[string][]rating.CreditUsage{}
+	if len(cuts) == 0 {
+		return out, nil
+	}
+	tbl, err := ext.NewTable("tenant_cuts", ext.Column("tenant", "String"), ext.Column("cuts", "Array(DateTime64(9, 'UTC'))"))
+	if err != nil {
+		return nil, fmt.Errorf("building cuts table: %w", err)
+	}
+	for tenant, cs := range cuts {
+		if err := tbl.Append(tenant, cs); err != nil {
+			return nil, fmt.Errorf("building cuts table: %w", err)
+		}
+	}
+	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+	rows, err := s.conn.Query(ctx, `
+SELECT e.subject, arrayMax(arrayFilter(c -> c <= e.time, tc.cuts)) AS at, sum(e.credits)
+FROM events AS e FINAL
+INNER JOIN tenant_cuts AS tc ON e.subject = tc.tenant
+WHERE e.type = ? AND e.time < ? AND e.time >= arrayMin(tc.cuts)
+GROUP BY e.subject, at`, string(schemas.TypeAICreditsConsumed), end)
+	if err != nil {
+		return nil, fmt.Errorf("querying credit rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tenant string
+		var r rating.CreditUsage
+		if err := rows.Scan(&tenant, &r.At, &r.Credits); err != nil {
+			return nil, fmt.Errorf("scanning credit row: %w", err)
+		}
+		r.At = r.At.UTC()
+		out[tenant] = append(out[tenant], r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,158 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tally-billing/tally/billing"
+)
+
+// SaveInvoice stores a new invoice and its lines. Lines go in first: an
+// invoice row is only visible once all its lines are stored, and storing
+// the same invoice again (same id) replaces rows with identical ones.
+func (s *Store) SaveInvoice(ctx context.Context, inv billing.Invoice) error {
+	lines, err := s.conn.PrepareBatch(ctx, `INSERT INTO invoice_lines
+(invoice_id, line_no, tenant, kind, item, adjusts, description, quantity, unit_price, amount, period, flags)`)
+	if err != nil {
+		return fmt.Errorf("preparing invoice lines: %w", err)
+	}
+	defer lines.Abort()
+	for i, l := range inv.Lines {
+		flags := l.Flags
+		if flags == nil {
+			flags = []string{}
+		}
+		if err := lines.Append(inv.ID, uint32(i+1), inv.Tenant, l.Kind, l.Item, l.Adjusts, l.Description, l.Quantity, l.UnitPrice, l.Amount, l.Period, flags); err != nil {
+			return fmt.Errorf("appending invoice line: %w", err)
+		}
+	}
+	if len(inv.Lines) > 0 {
+		if err := lines.Send(); err != nil {
+			return fmt.Errorf("inserting invoice lines: %w", err)
+		}
+	}
+	return s.writeInvoiceRow(ctx, inv, 1)
+}
+
+// UpdateInvoiceStatus records a new status (and Stripe ids) of an invoice.
+func (s *Store) UpdateInvoiceStatus(ctx context.Context, inv billing.Invoice) error {
+	var version uint64
+	if err := s.conn.QueryRow(ctx, `SELECT max(version) FROM invoices WHERE invoice_id = ?`, inv.ID).Scan(&version); err != nil {
+		return fmt.Errorf("reading invoice version: %w", err)
+	}
+	return s.writeInvoiceRow(ctx, inv, version+1)
+}
+
+func (s *Store) writeInvoiceRow(ctx context.Context, inv billing.Invoice, version uint64) error {
+	if err := s.conn.Exec(ctx, `INSERT INTO invoices
+(invoice_id, tenant, period, kind, currency, price_book_version, subtotal, discount, total, status, status_reason,
+ stripe_customer_id, stripe_invoice_id, issued_at, version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		inv.ID, inv.Tenant, inv.Period, inv.Kind, inv.Currency, inv.PriceBookVersion, inv.Subtotal, inv.Discount, inv.Total,
+		inv.Status, inv.StatusReason, inv.StripeCustomerID, inv.StripeInvoiceID, inv.IssuedAt, version); err != nil {
+		return fmt.Errorf("inserting invoice %s: %w", inv.ID, err)
+	}
+	return nil
+}
+
+// Invoices returns the latest version of every matching invoice, with its
+// lines, ordered by period, tenant and kind.
+func (s *Store) Invoices(ctx context.Context, f billing.InvoiceFilter) ([]billing.Invoice, error) {
+	rows, err := s.conn.Query(ctx, `
+SELECT invoice_id, tenant, period, kind, currency, price_book_version, subtotal, discount, total,
+       status, status_reason, stripe_customer_id, stripe_invoice_id, issued_at
+FROM invoices FINAL
+WHERE (? = '' OR tenant = ?) AND (? = '' OR period = ?) AND (? = '' OR invoice_id = ?)
+ORDER BY period, tenant, kind, issued_at`, f.Tenant, f.Tenant, f.Period, f.Period, f.ID, f.ID)
+	if err != nil {
+		return nil, fmt.Errorf("querying invoices: %w", err)
+	}
+	defer rows.Close()
+	var out []billing.Invoice
+	index := map[string]int{}
+	for rows.Next() {
+		var inv billing.Invoice
+		if err := rows.Scan(&inv.ID, &inv.Tenant, &inv.Period, &inv.Kind, &inv.Currency, &inv.PriceBookVersion,
+			&inv.Subtotal, &inv.Discount, &inv.Total, &inv.Status, &inv.StatusReason, &inv.StripeCustomerID,
+			&inv.StripeInvoiceID, &inv.IssuedAt); err != nil {
+			return nil, fmt.Errorf("scanning invoice: %w", err)
+		}
+		inv.IssuedAt = inv.IssuedAt.UTC()
+		index[inv.ID] = len(out)
+		out = append(out, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]string, 0, len(out))
+	for _, inv := range out {
+		ids = append(ids, inv.ID)
+	}
+	lrows, err := s.conn.Query(ctx, `
+SELECT invoice_id, kind, item, adjusts, description, quantity, unit_price, amount, period, flags
+FROM invoice_lines FINAL
+WHERE invoice_id IN ?
+ORDER BY invoice_id, line_no`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("querying invoice lines: %w", err)
+	}
+	defer lrows.Close()
+	for lrows.Next() {
+		var id string
+		var l billing.Line
+		if err := lrows.Scan(&id, &l.Kind, &l.Item, &l.Adjusts, &l.Description, &l.Quantity, &l.UnitPrice, &l.Amount, &l.Period, &l.Flags); err != nil {
+			return nil, fmt.Errorf("scanning invoice line: %w", err)
+		}
+		if len(l.Flags) == 0 {
+			l.Flags = nil
+		}
+		i := index[id]
+		out[i].Lines = append(out[i].Lines, l)
+	}
+	return out, lrows.Err()
+}
+
+// StripeCustomer returns the Stripe customer id remembered for a tenant, or "".
+func (s *Store) StripeCustomer(ctx context.Context, tenant string) (string, error) {
+	var id string
+	err := s.conn.QueryRow(ctx, `SELECT any(customer_id) FROM stripe_customers WHERE tenant = ?`, tenant).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("reading stripe customer: %w", err)
+	}
+	return id, nil
+}
+
+// SaveStripeCustomer remembers a tenant's Stripe customer id.
+func (s *Store) SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error {
+	if err := s.conn.Exec(ctx, `INSERT INTO stripe_customers (tenant, customer_id, created_at) VALUES (?, ?, ?)`,
+		tenant, customerID, at); err != nil {
+		return fmt.Errorf("saving stripe customer: %w", err)
+	}
+	return nil
+}
+
+// ClosedPeriod reports when a period was closed (zero if it was not).
+func (s *Store) ClosedPeriod(ctx context.Context, period string) (time.Time, error) {
+	var n uint64
+	var at time.Time
+	if err := s.conn.QueryRow(ctx, `SELECT count(), min(closed_at) FROM closed_periods WHERE period = ?`, period).Scan(&n, &at); err != nil {
+		return time.Time{}, fmt.Errorf("reading closed period: %w", err)
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return at.UTC(), nil
+}
+
+// RecordClosedPeriod records that a period is closed.
+func (s *Store) RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices int) error {
+	if err := s.conn.Exec(ctx, `INSERT INTO closed_periods (period, closed_at, invoices) VALUES (?, ?, ?)`,
+		period, at, uint32(invoices)); err != nil {
+		return fmt.Errorf("recording closed period: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tally-billing/tally/auth"
+	"github.com/tally-billing/tally/billing"
+)
+
+func newCloseCmd() *cobra.Command {
+	var cf clientFlags
+	var period string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "close",
+		Short: "Close a billing period: rate, finalize and send every tenant's invoices (idempotent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			p, err := billing.ParsePeriod(period)
+			if err != nil {
+				return err
+			}
+			body, err := cf.call(cmd.Context(), http.MethodPost, "/v1/periods/"+p.String()+"/close", auth.RoleFinance)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var res billing.CloseResult
+			if err := json.Unmarshal(body, &res); err != nil {
+				return fmt.Errorf("decoding close result: %w", err)
+			}
+			state := "closed"
+			if res.AlreadyClosed {
+				state = "was already closed"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "period %s %s: %d invoices\n\n", res.Period, state, len(res.Invoices))
+			printInvoiceTable(cmd.OutOrStdout(), res.Invoices)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&period, "period", "", "period YYYY-MM (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	annotateEnv(cmd)
+	return cmd
+}
+
+func newInvoicesCmd() *cobra.Command {
+	var cf clientFlags
+	var tenant, period string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "invoices",
+		Short: "List invoices with their lines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			q := url.Values{}
+			if tenant != "" {
+				q.Set("tenant", tenant)
+			}
+			if period != "" {
+				q.Set("period", period)
+			}
+			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/invoices?"+q.Encode(), auth.RoleFinance)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var res struct {
+				Invoices []billing.Invoice `json:"invoices"`
+			}
+			if err := json.Unmarshal(body, &res); err != nil {
+				return fmt.Errorf("decoding invoices: %w", err)
+			}
+			for _, inv := range res.Invoices {
+				printInvoice(cmd.OutOrStdout(), inv)
+			}
+			if len(res.Invoices) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no invoices")
+			}
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (default: all)")
+	cmd.Flags().StringVar(&period, "period", "", "period YYYY-MM (default: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	annotateEnv(cmd)
+	return cmd
+}
+
+func newUnbilledCmd() *cobra.Command {
+	var cf clientFlags
+	var period string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "unbilled",
+		Short: "Show usage of a period that no invoice covers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			p, err := billing.ParsePeriod(period)
+			if err != nil {
+				return err
+			}
+			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/unbilled?period="+p.String(), auth.RoleFinance)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var res struct {
+				Unbilled []billing.UnbilledItem `json:"unbilled"`
+			}
+			if err := json.Unmarshal(body, &res); err != nil {
+				return fmt.Errorf("decoding unbilled report: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TENANT\tPERIOD\tMETER\tQUANTITY\tREASON")
+			for _, u := range res.Unbilled {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Tenant, u.Period, u.Meter, u.Quantity, u.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&period, "period", "", "period YYYY-MM (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	annotateEnv(cmd)
+	return cmd
+}
+
+func printInvoiceTable(w io.Writer, invs []billing.Invoice) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INVOICE\tTENANT\tKIND\tPERIOD\tTOTAL\tSTATUS")
+	for _, inv := range invs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t%s\n", inv.ID, inv.Tenant, inv.Kind, inv.Period, inv.Total.String(), inv.Currency, inv.Status)
+	}
+	tw.Flush()
+}
+
+func printInvoice(w io.Writer, inv billing.Invoice) {
+	fmt.Fprintf(w, "%s  %s  %s %s  %s  price book %s\n", inv.ID, inv.Tenant, inv.Kind, inv.Period, inv.Status, inv.PriceBookVersion)
+	if inv.StatusReason != "" {
+		fmt.Fprintf(w, "  reason: %s\n", inv.StatusReason)
+	}
+	if inv.StripeInvoiceID != "" {
+		fmt.Fprintf(w, "  stripe invoice %s (customer %s)\n", inv.StripeInvoiceID, inv.StripeCustomerID)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  KIND\tDESCRIPTION\tQUANTITY\tUNIT PRICE\tAMOUNT\tPERIOD\tFLAGS\t")
+	for _, l := range inv.Lines {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", l.Kind, l.Description, l.Quantity, l.UnitPrice, l.Amount, l.Period, strings.Join(l.Flags, ","))
+	}
+	fmt.Fprintf(tw, "  \t\t\t\tsubtotal %s\t\t\t\n", inv.Subtotal)
+	fmt.Fprintf(tw, "  \t\t\t\tdiscount %s\t\t\t\n", inv.Discount)
+	fmt.Fprintf(tw, "  \t\t\t\ttotal %s %s\t\t\t\n", inv.Total, inv.Currency)
+	tw.Flush()
+	fmt.Fprintln(w)
+}
