@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tally-billing/tally/billing"
+	"github.com/tally-billing/tally/daemon"
 )
 
 // december2 is the clock of the billing tests: November 2026 has ended.
@@ -177,4 +178,123 @@ func TestWorkedExamplesEndToEnd(t *testing.T) {
 	if after := stripe.snapshot(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("a second close called Stripe: %v → %v", before, after)
 	}
+}
+
+// TestLateEventBecomesAnAdjustment closes November, receives a November
+// event late, and closes December: December's invoice carries an
+// adjustment line naming November; November's invoice is unchanged.
+func TestLateEventBecomesAnAdjustment(t *testing.T) {
+	dsn := newDatabase(t)
+	dir := t.TempDir()
+	tl := startTally(t, withClock(december2), withDSN(dsn), withDataDir(dir))
+	events := workedExampleEvents()[:2+15+2+2] // both starts and the Team tenant
+	events = append(events[:1], events[2:]...) // (drop the Business start)
+	tl.mustAccept(len(events), 0, events...)
+	tl.waitRows("tenant-team", uint64(len(events)))
+	novInv := tl.closePeriod("2026-11").Invoices
+	if len(novInv) != 1 || novInv[0].Total.String() != "311.51" || novInv[0].Status != billing.StatusNotSent {
+		t.Fatalf("November: %+v", novInv)
+	}
+
+	// 1,000 more November credits arrive after the close.
+	tl.mustAccept(1, 0, credits("team-late", "tenant-team", nov(28, 0), "1000", "tutor"))
+	tl.waitRows("tenant-team", uint64(len(events)+1))
+	cfg := tl.cfg
+	tl.stop()
+
+	january2 := time.Date(2027, 1, 2, 2, 0, 0, 0, time.UTC)
+	cfg.Now = func() time.Time { return january2 }
+	tl = restartTally(t, cfg)
+	dec := tl.closePeriod("2026-12").Invoices
+	if len(dec) != 1 {
+		t.Fatalf("December invoices: %+v", dec)
+	}
+	// November re-rated: (6,250.5 + 1,000 − 5,000) × 0.018 = 40.509 → 40.51,
+	// billed 22.51, so the adjustment is 18.00. December: base 199.00, 15
+	// learners 60.00 and 2 authors 30.00 carried over, no credits.
+	adj := line(t, dec[0], "adjustment", "ai_overage")
+	if adj.Period != "2026-11" || adj.Amount.String() != "18" {
+		t.Errorf("adjustment: period %s amount %s, want 2026-11 and 18.00", adj.Period, adj.Amount)
+	}
+	if dec[0].Total.String() != "307" {
+		t.Errorf("December total %s, want 307.00 (199 + 60 + 30 + 18)", dec[0].Total)
+	}
+	again := tl.invoices("tenant-team", "2026-11")
+	if len(again) != 1 || again[0].Total.String() != "311.51" || len(again[0].Lines) != len(novInv[0].Lines) {
+		t.Errorf("November's finalized invoice changed: %+v", again)
+	}
+}
+
+// TestSendFailedUnbilledAndOpenPeriods: a 400 from Stripe marks the invoice
+// send_failed with the reason and is not retried; usage without a
+// subscription is on the unbilled report; an open period cannot be closed.
+func TestSendFailedUnbilledAndOpenPeriods(t *testing.T) {
+	stripe := newStripeRecorder(t)
+	stripe.refuseCall("POST /v1/invoices")
+	tl := startTally(t, withClock(december2), withStripe(stripe.URL))
+	events := []string{
+		ev("billing", "s-start", "subscription.started", "tenant-s", nov(1, 0), `{"plan":"starter","term":"monthly","currency":"EUR"}`),
+		credits("nosub-1", "tenant-nosub", nov(4, 0), "42.5", "search"),
+	}
+	events = append(events, seatEvents("nosub-l", "tenant-nosub", "learner", 3, nov(4, 0))...)
+	tl.mustAccept(len(events), 0, events...)
+	tl.waitRows("tenant-s", 1)
+	tl.waitRows("tenant-nosub", 4)
+
+	status, _, body := tl.do(http.MethodPost, "/v1/periods/2026-12/close", tl.finance, "", nil)
+	if status != http.StatusConflict {
+		t.Fatalf("closing an open period: %d %s, want 409", status, body)
+	}
+
+	status, _, body = tl.do(http.MethodPost, "/v1/periods/2026-11/close", tl.finance, "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("close: %d %s", status, body)
+	}
+	invs := tl.invoices("tenant-s", "2026-11")
+	if len(invs) != 1 || invs[0].Status != billing.StatusSendFailed || invs[0].StatusReason == "" {
+		t.Fatalf("invoice after a Stripe 400: %+v", invs)
+	}
+	// Starter in EUR: base 49.00, nothing else.
+	if invs[0].Total.String() != "49" || invs[0].Currency != "EUR" {
+		t.Errorf("starter invoice %s %s, want 49.00 EUR", invs[0].Total, invs[0].Currency)
+	}
+	attempts := stripe.count("POST /v1/invoices")
+	tl.closePeriod("2026-11")
+	if got := stripe.count("POST /v1/invoices"); got != attempts || attempts != 1 {
+		t.Errorf("invoice creates: %d then %d; a 4xx is tried once and never again", attempts, got)
+	}
+
+	status, _, body = tl.do(http.MethodGet, "/v1/unbilled?period=2026-11", tl.finance, "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("unbilled: %d %s", status, body)
+	}
+	var rep struct {
+		Unbilled []billing.UnbilledItem `json:"unbilled"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, u := range rep.Unbilled {
+		if u.Tenant == "tenant-nosub" {
+			got[u.Meter] = u.Quantity
+		}
+	}
+	if got["ai_credits"] != "42.5" || got["seats:learner"] != "3" {
+		t.Errorf("unbilled for tenant-nosub: %v, want 42.5 credits and 3 learners", got)
+	}
+	for _, u := range rep.Unbilled {
+		if u.Tenant == "tenant-s" {
+			t.Errorf("a subscribed tenant on the unbilled report: %+v", u)
+		}
+	}
+}
+
+// TestScheduledClose runs the scheduler with a clock past November's end
+// plus the grace period: November gets closed without being asked.
+func TestScheduledClose(t *testing.T) {
+	tl := startTally(t, withClock(december2), func(c *daemon.Config) { c.NoScheduler = false })
+	waitFor(t, time.Minute, "the scheduled close of 2026-11", func() bool {
+		return tl.count("SELECT count() FROM closed_periods WHERE period = '2026-11'") == 1
+	})
 }

@@ -15,9 +15,18 @@ import (
 type stripeRecorder struct {
 	URL string
 
-	mu    sync.Mutex
-	calls map[string]int
-	keys  map[string]bool
+	mu     sync.Mutex
+	calls  map[string]int
+	keys   map[string]bool
+	refuse map[string]bool // calls answered 400 instead of forwarded
+}
+
+// refuseCall makes every later "METHOD /path" request fail with a Stripe
+// 400 error, as Stripe does for a request it will never accept.
+func (r *stripeRecorder) refuseCall(call string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refuse[call] = true
 }
 
 func newStripeRecorder(t *testing.T) *stripeRecorder {
@@ -26,15 +35,23 @@ func newStripeRecorder(t *testing.T) *stripeRecorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &stripeRecorder{calls: map[string]int{}, keys: map[string]bool{}}
+	r := &stripeRecorder{calls: map[string]int{}, keys: map[string]bool{}, refuse: map[string]bool{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
-		r.calls[req.Method+" "+pathPattern(req.URL.Path)]++
+		call := req.Method + " " + pathPattern(req.URL.Path)
+		r.calls[call]++
 		if k := req.Header.Get("Idempotency-Key"); k != "" {
 			r.keys[k] = true
 		}
+		refuse := r.refuse[call]
 		r.mu.Unlock()
+		if refuse {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"customer_tax_location_invalid","message":"The customer's location is not recognized."}}`))
+			return
+		}
 		proxy.ServeHTTP(w, req)
 	}))
 	t.Cleanup(srv.Close)
