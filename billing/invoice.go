@@ -3,9 +3,12 @@ package billing
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/tally-billing/tally/money"
 )
 
 // Invoice statuses.
@@ -75,4 +78,42 @@ type InvoiceFilter struct {
 	Tenant string
 	Period string
 	ID     string
+}
+
+// FormatAmount writes an amount with exactly the currency's minor-unit
+// digits ("199.00" USD, "2251" JPY); an unknown currency keeps the
+// amount's own digits.
+func FormatAmount(d decimal.Decimal, currency string) string {
+	c, err := money.LookupCurrency(currency)
+	if err != nil {
+		return d.String()
+	}
+	return d.StringFixedBank(c.MinorUnits)
+}
+
+// MarshalJSON writes amounts as decimal strings with the currency's
+// minor-unit digits; quantities and unit prices keep theirs.
+func (inv Invoice) MarshalJSON() ([]byte, error) {
+	type line struct {
+		Line
+		Amount string `json:"amount"`
+	}
+	type invoice Invoice
+	out := struct {
+		invoice
+		Lines    []line `json:"lines"`
+		Subtotal string `json:"subtotal"`
+		Discount string `json:"discount"`
+		Total    string `json:"total"`
+	}{
+		invoice:  invoice(inv),
+		Lines:    make([]line, len(inv.Lines)),
+		Subtotal: FormatAmount(inv.Subtotal, inv.Currency),
+		Discount: FormatAmount(inv.Discount, inv.Currency),
+		Total:    FormatAmount(inv.Total, inv.Currency),
+	}
+	for i, l := range inv.Lines {
+		out.Lines[i] = line{Line: l, Amount: FormatAmount(l.Amount, inv.Currency)}
+	}
+	return json.Marshal(out)
 }

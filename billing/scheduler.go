@@ -20,6 +20,11 @@ type SchedulerConfig struct {
 	Grace time.Duration
 	// Check is how often the scheduler looks (default 1m).
 	Check time.Duration
+	// NotBefore: periods that ended at or before it are never closed by
+	// the scheduler, only on request. Tally passes its installation time:
+	// it cannot know whether the events of months that ended before it ran
+	// are complete.
+	NotBefore time.Time
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger zerolog.Logger
@@ -43,6 +48,9 @@ func RunScheduler(ctx context.Context, c PeriodCloser, cfg SchedulerConfig) erro
 	for {
 		due := DuePeriod(cfg.Now(), cfg.Grace)
 		closed, err := c.IsClosed(ctx, due)
+		if !due.End().After(cfg.NotBefore) {
+			closed = true // before Tally's time: closed on request only
+		}
 		if err == nil && !closed {
 			res, cerr := c.Close(ctx, due)
 			if cerr != nil {

@@ -34,6 +34,7 @@ type InvoiceStore interface {
 	SaveInvoice(ctx context.Context, inv Invoice) error
 	UpdateInvoiceStatus(ctx context.Context, inv Invoice) error
 	ClosedPeriod(ctx context.Context, period string) (time.Time, error)
+	ClosedPeriods(ctx context.Context) ([]string, error)
 	RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices int) error
 	StripeCustomer(ctx context.Context, tenant string) (string, error)
 	SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error
@@ -268,10 +269,14 @@ func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, e
 			priorByTenant[inv.Tenant] = append(priorByTenant[inv.Tenant], inv)
 		}
 	}
+	closed, err := s.cfg.Store.ClosedPeriods(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	failures := in.failures
 	var out []Invoice
 	for _, t := range in.tenants {
-		invs, err := s.rateTenant(t, in.byTenant[t], p, priorByTenant[t])
+		invs, err := s.rateTenant(t, in.byTenant[t], p, priorByTenant[t], closed)
 		if err != nil {
 			failures = append(failures, t+": "+err.Error())
 			continue
@@ -282,7 +287,7 @@ func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, e
 }
 
 // rateTenant rates one tenant's invoices issued in p.
-func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []Invoice) ([]Invoice, error) {
+func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []Invoice, closed []string) ([]Invoice, error) {
 	book := s.cfg.Book
 	var out []Invoice
 	monthly, err := rating.RateMonth(book, tenant, in.changes, in.usage, p)
@@ -290,7 +295,7 @@ func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []I
 	if err != nil && !errors.Is(err, rating.ErrNotSubscribed) {
 		return nil, err
 	}
-	adj, cur, err := s.adjustments(tenant, in, prior)
+	adj, cur, err := s.adjustments(tenant, in, p, prior, closed)
 	if err != nil {
 		return nil, err
 	}
@@ -316,42 +321,62 @@ func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []I
 	return out, nil
 }
 
-// adjustments re-rates every closed month the tenant has a monthly invoice
-// for, with everything known now, and returns the differences from what
-// was billed for it (SPEC §3 item 6). Months billed under another price
-// book version are left alone: a price change never alters them.
-func (s *Service) adjustments(tenant string, in *tenantInput, prior []Invoice) ([]rating.Line, money.Currency, error) {
+// adjustments re-rates every closed month before p with everything known
+// now, and returns the differences from what was billed for it (SPEC §3
+// item 6). A closed month with no invoice counts as billed nothing, so
+// usage that arrived after its month was closed is billed too. Months
+// billed under another price book version are left alone: a price change
+// never alters them.
+func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []Invoice, closed []string) ([]rating.Line, money.Currency, error) {
 	var out []rating.Line
 	var cur money.Currency
 	var earlier []rating.Line
+	billed := map[string]Invoice{}
 	for _, inv := range prior {
 		for _, l := range inv.Lines {
 			if l.Kind == string(rating.LineAdjustment) {
 				earlier = append(earlier, toRatingLine(l))
 			}
 		}
+		if inv.Kind == KindMonthly {
+			billed[inv.Period] = inv
+		}
 	}
-	for _, inv := range prior {
-		if inv.Kind != KindMonthly || inv.PriceBookVersion != s.cfg.Book.Version {
+	for _, period := range closed {
+		q, err := ParsePeriod(period)
+		if err != nil {
+			return nil, cur, err
+		}
+		if !q.Before(p) {
 			continue
 		}
-		q, err := ParsePeriod(inv.Period)
-		if err != nil {
-			return nil, cur, err
-		}
-		finalized, err := toRating(inv)
-		if err != nil {
-			return nil, cur, err
+		inv, wasBilled := billed[period]
+		if wasBilled && inv.PriceBookVersion != s.cfg.Book.Version {
+			continue
 		}
 		rerated, err := rating.RateMonth(s.cfg.Book, tenant, changesBefore(in.changes, q.End()), usageBefore(in.usage, q.End()), q)
-		if errors.Is(err, rating.ErrNotSubscribed) {
-			rerated = rating.MonthResult{Invoice: rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String(),
-				IssuedAt: q.End(), Currency: finalized.Currency, PriceBookVersion: s.cfg.Book.Version}}
-		} else if err != nil {
+		switch {
+		case errors.Is(err, rating.ErrNotSubscribed) && !wasBilled:
+			continue
+		case errors.Is(err, rating.ErrNotSubscribed):
+			rerated.Invoice = rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String()}
+		case err != nil:
 			return nil, cur, fmt.Errorf("re-rating %s: %w", q, err)
 		}
-		// The monthly invoice carries the month's own lines and the
-		// adjustments of earlier months; only its own lines are compared.
+		var finalized rating.Invoice
+		if wasBilled {
+			if finalized, err = toRating(inv); err != nil {
+				return nil, cur, err
+			}
+		} else {
+			finalized = rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String(),
+				Currency: rerated.Invoice.Currency, PriceBookVersion: s.cfg.Book.Version}
+		}
+		if rerated.Invoice.Currency.Code == "" {
+			rerated.Invoice.Currency, rerated.Invoice.PriceBookVersion = finalized.Currency, finalized.PriceBookVersion
+		}
+		// A monthly invoice carries the month's own lines and adjustments
+		// of earlier months; only its own lines are compared.
 		own := finalized
 		own.Lines = nil
 		for _, l := range finalized.Lines {
@@ -363,8 +388,10 @@ func (s *Service) adjustments(tenant string, in *tenantInput, prior []Invoice) (
 		if err != nil {
 			return nil, cur, err
 		}
-		out = append(out, lines...)
-		cur = finalized.Currency
+		if len(lines) > 0 {
+			out = append(out, lines...)
+			cur = finalized.Currency
+		}
 	}
 	return out, cur, nil
 }

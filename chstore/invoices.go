@@ -148,6 +148,24 @@ func (s *Store) ClosedPeriod(ctx context.Context, period string) (time.Time, err
 	return at.UTC(), nil
 }
 
+// ClosedPeriods lists the closed periods, oldest first.
+func (s *Store) ClosedPeriods(ctx context.Context) ([]string, error) {
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT period FROM closed_periods ORDER BY period`)
+	if err != nil {
+		return nil, fmt.Errorf("listing closed periods: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("scanning closed period: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // RecordClosedPeriod records that a period is closed.
 func (s *Store) RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices int) error {
 	if err := s.conn.Exec(ctx, `INSERT INTO closed_periods (period, closed_at, invoices) VALUES (?, ?, ?)`,

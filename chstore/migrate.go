@@ -134,3 +134,13 @@ func (s *Store) AppliedMigrations(ctx context.Context) (map[int]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// InstalledAt is when the first migration was applied: when Tally first ran
+// against this database.
+func (s *Store) InstalledAt(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	if err := s.conn.QueryRow(ctx, `SELECT min(applied_at) FROM tally_migrations`).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("reading installation time: %w", err)
+	}
+	return at.UTC(), nil
+}

@@ -258,9 +258,15 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return nil
 	})
 	if !d.cfg.NoScheduler {
+		installed, err := d.store.InstalledAt(ctx)
+		if err != nil {
+			cancel()
+			return err
+		}
 		g.Go(func() error {
 			return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
-				Grace: d.cfg.CloseGrace, Now: d.cfg.Now, Logger: d.log.With().Str("component", "scheduler").Logger(),
+				Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now,
+				Logger: d.log.With().Str("component", "scheduler").Logger(),
 			})
 		})
 	}

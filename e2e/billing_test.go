@@ -196,16 +196,20 @@ func TestLateEventBecomesAnAdjustment(t *testing.T) {
 		t.Fatalf("November: %+v", novInv)
 	}
 
-	// 1,000 more November credits arrive after the close.
-	tl.mustAccept(1, 0, credits("team-late", "tenant-team", nov(28, 0), "1000", "tutor"))
+	// 1,000 more November credits arrive after the close, and the whole
+	// November subscription of another tenant.
+	tl.mustAccept(2, 0, credits("team-late", "tenant-team", nov(28, 0), "1000", "tutor"),
+		ev("billing", "late-start", "subscription.started", "tenant-latecomer", nov(1, 0), `{"plan":"team","term":"monthly","currency":"USD"}`))
 	tl.waitRows("tenant-team", uint64(len(events)+1))
+	tl.waitRows("tenant-latecomer", 1)
 	cfg := tl.cfg
 	tl.stop()
 
 	january2 := time.Date(2027, 1, 2, 2, 0, 0, 0, time.UTC)
 	cfg.Now = func() time.Time { return january2 }
 	tl = restartTally(t, cfg)
-	dec := tl.closePeriod("2026-12").Invoices
+	tl.closePeriod("2026-12")
+	dec := tl.invoices("tenant-team", "2026-12")
 	if len(dec) != 1 {
 		t.Fatalf("December invoices: %+v", dec)
 	}
@@ -218,6 +222,16 @@ func TestLateEventBecomesAnAdjustment(t *testing.T) {
 	}
 	if dec[0].Total.String() != "307" {
 		t.Errorf("December total %s, want 307.00 (199 + 60 + 30 + 18)", dec[0].Total)
+	}
+	// The latecomer's November, closed without it, is billed on its
+	// December invoice: base 199.00 for 2026-11 as an adjustment, and
+	// December's own 199.00.
+	late := tl.invoices("tenant-latecomer", "2026-12")
+	if len(late) != 1 || late[0].Total.String() != "398" {
+		t.Fatalf("latecomer December: %+v, want a total of 398.00", late)
+	}
+	if l := line(t, late[0], "adjustment", "base:team"); l.Period != "2026-11" || l.Amount.String() != "199" {
+		t.Errorf("latecomer adjustment %+v, want base 199.00 for 2026-11", l)
 	}
 	again := tl.invoices("tenant-team", "2026-11")
 	if len(again) != 1 || again[0].Total.String() != "311.51" || len(again[0].Lines) != len(novInv[0].Lines) {
