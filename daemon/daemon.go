@@ -202,17 +202,22 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
-	runners, err := d.buildRunners(pub, dlq, ingestMetrics, consumerMetrics, sinkMetrics)
+	book, err := d.loadPriceBook()
+	if err != nil {
+		return err
+	}
+	runners, err := d.buildRunners(pub, dlq, ingestMetrics, consumerMetrics, sinkMetrics, book.CheckEvent)
 	if err != nil {
 		return err
 	}
 	ingest, err := pipeline.NewIngestHandler(pipeline.IngestConfig{
-		Publisher: pub, Now: d.cfg.Now, Logger: d.log.With().Str("component", "ingest").Logger(), Metrics: ingestMetrics,
+		Publisher: pub, Now: d.cfg.Now, Check: book.CheckEvent,
+		Logger: d.log.With().Str("component", "ingest").Logger(), Metrics: ingestMetrics,
 	})
 	if err != nil {
 		return err
 	}
-	bill, err := d.buildBilling(reg)
+	bill, err := d.buildBilling(reg, book)
 	if err != nil {
 		return err
 	}
@@ -281,7 +286,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 }
 
 func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters, im *pipeline.IngestMetrics,
-	cm *consumers.Metrics, sm *consumers.SinkMetrics) ([]*consumers.Runner, error) {
+	cm *consumers.Metrics, sm *consumers.SinkMetrics, check pipeline.Check) ([]*consumers.Runner, error) {
 	specs := []struct {
 		stream, durable string
 		handler         consumers.Handler
@@ -290,7 +295,7 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		deadLetter      bool
 	}{
 		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store, sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true},
-		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im), 1000, 50 * time.Millisecond, true},
+		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im, check), 1000, 50 * time.Millisecond, true},
 		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store), 1000, 200 * time.Millisecond, false},
 	}
 	var out []*consumers.Runner
@@ -313,16 +318,17 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 	return out, nil
 }
 
-// buildBilling loads the price book and wires the billing service, with a
-// Stripe sender when a key is configured (a dry run otherwise).
-func (d *Daemon) buildBilling(reg prometheus.Registerer) (*billing.Service, error) {
-	book := pricebook.Default()
-	if d.cfg.PriceBook != "" {
-		var err error
-		if book, err = pricebook.Load(d.cfg.PriceBook); err != nil {
-			return nil, err
-		}
+// loadPriceBook loads --price-book, or the shipped one.
+func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {
+	if d.cfg.PriceBook == "" {
+		return pricebook.Default(), nil
 	}
+	return pricebook.Load(d.cfg.PriceBook)
+}
+
+// buildBilling wires the billing service, with a Stripe sender when a key
+// is configured (a dry run otherwise).
+func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book) (*billing.Service, error) {
 	cfg := billing.Config{
 		Book: book, Activity: d.store, Store: d.store, Now: d.cfg.Now,
 		Logger: d.log, Metrics: billing.NewMetrics(reg),

@@ -36,6 +36,8 @@ func TestBadEventsAreRejectedWithTheirField(t *testing.T) {
 		{"missing subject", `{"specversion":"1.0","id":"b9","source":"s","type":"seat.assigned","time":"` +
 			now.Format(time.RFC3339) + `","data":{"user_id":"u","seat_type":"learner"}}`, "subject"},
 		{"bad seat type", ev("s", "b10", "seat.assigned", "tenant-bad", now, `{"user_id":"u","seat_type":"admin"}`), "data.seat_type"},
+		{"plan not in the price book", ev("s", "b11", "subscription.started", "tenant-bad", now,
+			`{"plan":"platinum","term":"monthly","currency":"USD"}`), "data.plan"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

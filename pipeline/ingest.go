@@ -35,6 +35,9 @@ type IngestConfig struct {
 	Publisher *Publisher
 	// Now is the clock for the future-time check. Default time.Now.
 	Now func() time.Time
+	// Check is an extra rule every event must pass (the price book's:
+	// known plans, add-ons and currencies). Optional.
+	Check Check
 	// RetryAfter is sent with 503 answers. Default 2s.
 	RetryAfter time.Duration
 	Logger     zerolog.Logger
@@ -135,7 +138,7 @@ func (h *IngestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	events, errs := ValidateBatch(raws, h.cfg.Now())
+	events, errs := ValidateBatch(raws, h.cfg.Now(), h.cfg.Check)
 	if len(errs) > 0 {
 		h.cfg.Metrics.Rejected.WithLabelValues("http").Add(float64(len(errs)))
 		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "invalid events; nothing was accepted", Events: errs})
@@ -208,19 +211,38 @@ func splitBody(body []byte, mode int) (raws []json.RawMessage, status int, msg s
 	return raws, 0, ""
 }
 
+// Check is a rule beyond the event schemas; it returns a
+// *schemas.FieldError (or any error) for an event it refuses.
+type Check func(*schemas.Event) error
+
+// ValidateEvent decodes one event and applies every rule: the schemas, the
+// future-time limit against now, and check when not nil.
+func ValidateEvent(raw []byte, now time.Time, check Check) (*schemas.Event, error) {
+	e, err := schemas.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.CheckTime(now, schemas.MaxFutureSkew); err != nil {
+		return e, err
+	}
+	if check != nil {
+		if err := check(e); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
 // ValidateBatch decodes and checks every event of a request. An identity
 // repeated inside one request with other content is an error of the later
 // event; a repeat with the same content is kept (JetStream counts it as a
 // duplicate).
-func ValidateBatch(raws []json.RawMessage, now time.Time) ([]*schemas.Event, []EventError) {
+func ValidateBatch(raws []json.RawMessage, now time.Time, check Check) ([]*schemas.Event, []EventError) {
 	events := make([]*schemas.Event, 0, len(raws))
 	var errs []EventError
 	seen := make(map[schemas.Identity]int, len(raws))
 	for i, raw := range raws {
-		e, err := schemas.Decode(raw)
-		if err == nil {
-			err = e.CheckTime(now, schemas.MaxFutureSkew)
-		}
+		e, err := ValidateEvent(raw, now, check)
 		if err != nil {
 			errs = append(errs, eventError(i, e, raw, err))
 			continue

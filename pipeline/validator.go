@@ -7,7 +7,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tally-billing/tally/consumers"
-	"github.com/tally-billing/tally/schemas"
 )
 
 // Validator returns the handler of the NATS ingest path: every raw event
@@ -17,16 +16,13 @@ import (
 // rejected with the reason and so dead-lettered by the DeadLetter
 // middleware. The future-time check uses the time the ingest stream stored
 // the message, so a backlog does not turn into rejections.
-func Validator(pub *Publisher, ingested *IngestMetrics) consumers.Handler {
+func Validator(pub *Publisher, ingested *IngestMetrics, check Check) consumers.Handler {
 	return func(ctx context.Context, batch []*consumers.Message) error {
 		msgs := make([]*nats.Msg, 0, len(batch))
 		rejected := 0
 		for _, m := range batch {
 			m.Reject(nil)
-			e, err := schemas.Decode(m.Data)
-			if err == nil {
-				err = e.CheckTime(m.Timestamp, schemas.MaxFutureSkew)
-			}
+			e, err := ValidateEvent(m.Data, m.Timestamp, check)
 			if err != nil {
 				m.Reject(err)
 				rejected++
