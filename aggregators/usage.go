@@ -57,15 +57,28 @@ type SeatEvent struct {
 	Assigned bool // false: released
 	UserID   string
 	SeatType string
+	// Seq is the event's sequence in the events stream, when known.
+	Seq uint64
 }
 
-// PeakSeats computes seat usage per seat type over [from, to) from every
-// seat event before to (state carries over from earlier periods). A seat is
-// the pair (user, seat type): assigning it twice holds one seat, releasing
-// it when not held changes nothing. All events of one instant apply
-// together, releases before assignments, and only the state after the
-// instant counts toward the peak.
-func PeakSeats(events []SeatEvent, from, to time.Time) map[string]SeatUsage {
+// UnmatchedReleases returns the releases in [from, to) of seats that were
+// not held at that moment (by the rules of PeakSeats). They change nothing;
+// billing dead-letters them.
+func UnmatchedReleases(events []SeatEvent, from, to time.Time) []SeatEvent {
+	var out []SeatEvent
+	walkSeats(events, to, func(e SeatEvent, held bool) {
+		if !e.Assigned && !held && !e.Time.Before(from) {
+			out = append(out, e)
+		}
+	}, nil)
+	return out
+}
+
+// walkSeats applies the seat events before to in order — by time, releases
+// before assignments at one instant — calling each with whether the seat
+// was held just before it, and after with the count per seat type once
+// every event of an instant has applied.
+func walkSeats(events []SeatEvent, to time.Time, each func(e SeatEvent, held bool), after func(t time.Time, count map[string]int64)) {
 	sorted := make([]SeatEvent, 0, len(events))
 	for _, e := range events {
 		if e.Time.Before(to) {
@@ -78,34 +91,19 @@ func PeakSeats(events []SeatEvent, from, to time.Time) map[string]SeatUsage {
 		}
 		return !sorted[i].Assigned && sorted[j].Assigned
 	})
-
 	type seat struct{ user, kind string }
 	held := map[seat]bool{}
 	count := map[string]int64{}
-	out := map[string]SeatUsage{}
-	observe := func() {
-		for kind, n := range count {
-			u := out[kind]
-			u.Peak = max(u.Peak, n)
-			out[kind] = u
-		}
-	}
-	carried := false
 	for i := 0; i < len(sorted); {
 		t := sorted[i].Time
-		if !carried && !t.Before(from) {
-			// The state carried into the window counts, unless events at
-			// the window's first instant change it.
-			if t.After(from) {
-				observe()
-			}
-			carried = true
-		}
 		for ; i < len(sorted) && sorted[i].Time.Equal(t); i++ {
 			e := sorted[i]
 			k := seat{e.UserID, e.SeatType}
-			if _, ok := out[e.SeatType]; !ok {
-				out[e.SeatType] = SeatUsage{}
+			if _, ok := count[e.SeatType]; !ok {
+				count[e.SeatType] = 0
+			}
+			if each != nil {
+				each(e, held[k])
 			}
 			switch {
 			case e.Assigned && !held[k]:
@@ -114,22 +112,58 @@ func PeakSeats(events []SeatEvent, from, to time.Time) map[string]SeatUsage {
 			case !e.Assigned && held[k]:
 				delete(held, k)
 				count[e.SeatType]--
-			case !e.Assigned:
-				if !t.Before(from) {
-					u := out[e.SeatType]
-					u.UnmatchedReleases++
-					out[e.SeatType] = u
-				}
 			}
 		}
-		if !t.Before(from) {
-			observe()
+		if after != nil {
+			after(t, count)
 		}
 	}
-	if !carried {
-		observe()
+}
+
+// PeakSeats computes seat usage per seat type over [from, to) from every
+// seat event before to (state carries over from earlier periods). A seat is
+// the pair (user, seat type): assigning it twice holds one seat, releasing
+// it when not held changes nothing. All events of one instant apply
+// together, releases before assignments, and only the state after the
+// instant counts toward the peak.
+func PeakSeats(events []SeatEvent, from, to time.Time) map[string]SeatUsage {
+	out := map[string]SeatUsage{}
+	last := map[string]int64{}
+	observe := func(count map[string]int64) {
+		for kind, n := range count {
+			u := out[kind]
+			u.Peak = max(u.Peak, n)
+			out[kind] = u
+		}
 	}
-	for kind, n := range count {
+	carried := false
+	walkSeats(events, to, func(e SeatEvent, held bool) {
+		if _, ok := out[e.SeatType]; !ok {
+			out[e.SeatType] = SeatUsage{}
+		}
+		if !e.Assigned && !held && !e.Time.Before(from) {
+			u := out[e.SeatType]
+			u.UnmatchedReleases++
+			out[e.SeatType] = u
+		}
+	}, func(t time.Time, count map[string]int64) {
+		if !t.Before(from) {
+			if !carried && t.After(from) {
+				// The state carried into the window counts, unless events
+				// at the window's first instant change it.
+				observe(last)
+			}
+			carried = true
+			observe(count)
+		}
+		for k, v := range count {
+			last[k] = v
+		}
+	})
+	if !carried {
+		observe(last)
+	}
+	for kind, n := range last {
 		u := out[kind]
 		u.AtEnd = n
 		out[kind] = u

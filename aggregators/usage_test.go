@@ -107,3 +107,27 @@ func TestPeakSeats(t *testing.T) {
 		})
 	}
 }
+
+func TestUnmatchedReleases(t *testing.T) {
+	at := func(day int) time.Time { return time.Date(2026, 11, day, 0, 0, 0, 0, time.UTC) }
+	events := []SeatEvent{
+		{Time: at(1), Assigned: true, UserID: "u1", SeatType: "learner", Seq: 1},
+		{Time: at(2), Assigned: false, UserID: "u1", SeatType: "learner", Seq: 2},  // matched
+		{Time: at(3), Assigned: false, UserID: "u1", SeatType: "learner", Seq: 3},  // already released
+		{Time: at(4), Assigned: false, UserID: "u2", SeatType: "author", Seq: 4},   // never assigned
+		{Time: at(5), Assigned: true, UserID: "u3", SeatType: "learner", Seq: 5},   // assigned and released
+		{Time: at(5), Assigned: false, UserID: "u3", SeatType: "learner", Seq: 6},  // at one instant: release first
+		{Time: at(28), Assigned: false, UserID: "u9", SeatType: "learner", Seq: 7}, // outside the window
+	}
+	got := UnmatchedReleases(events, at(1), at(20))
+	var seqs []uint64
+	for _, e := range got {
+		seqs = append(seqs, e.Seq)
+	}
+	if len(seqs) != 3 || seqs[0] != 3 || seqs[1] != 4 || seqs[2] != 6 {
+		t.Fatalf("unmatched releases %v, want sequences [3 4 6]", seqs)
+	}
+	if u := PeakSeats(events, at(1), at(20))["learner"]; u.Peak != 1 || u.AtEnd != 1 || u.UnmatchedReleases != 2 {
+		t.Fatalf("learners %+v: a release before its assignment at one instant leaves the seat held", u)
+	}
+}

@@ -45,6 +45,12 @@ type InvoiceSender interface {
 	PushInvoice(ctx context.Context, inv stripesync.Invoice) (stripesync.InvoiceResult, error)
 }
 
+// EventRejecter records stored events that billing cannot apply (a seat
+// released that was not held) in the dead-letter store, with the reason.
+type EventRejecter interface {
+	RejectStored(ctx context.Context, seqs []uint64, reason string) error
+}
+
 // Config wires a Service.
 type Config struct {
 	Book     *pricebook.Book
@@ -53,6 +59,8 @@ type Config struct {
 	// Sender pushes invoices to Stripe; nil is a dry run: invoices are
 	// finalized and marked not_sent.
 	Sender InvoiceSender
+	// Rejecter dead-letters seat releases without an assignment (optional).
+	Rejecter EventRejecter
 	// Now is the clock (default time.Now).
 	Now     func() time.Time
 	Logger  zerolog.Logger
@@ -273,6 +281,9 @@ func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, e
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.rejectUnmatchedReleases(ctx, in, p); err != nil {
+		return nil, nil, err
+	}
 	failures := in.failures
 	var out []Invoice
 	for _, t := range in.tenants {
@@ -284,6 +295,28 @@ func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, e
 		out = append(out, invs...)
 	}
 	return out, failures, nil
+}
+
+// rejectUnmatchedReleases dead-letters the releases in p of seats that
+// were not held: they change no seat count (a seat never goes negative).
+func (s *Service) rejectUnmatchedReleases(ctx context.Context, in *inputs, p Period) error {
+	if s.cfg.Rejecter == nil {
+		return nil
+	}
+	var seqs []uint64
+	for _, t := range in.tenants {
+		for _, e := range aggregators.UnmatchedReleases(in.byTenant[t].usage.Seats, p.Start(), p.End()) {
+			if e.Seq != 0 {
+				seqs = append(seqs, e.Seq)
+			}
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	s.log.Warn().Int("events", len(seqs)).Str("period", p.String()).Msg("dead-lettering seat releases without an assignment")
+	return s.cfg.Rejecter.RejectStored(ctx, seqs,
+		"seat released without an assignment: the seat was not held at that time, so no seat is released")
 }
 
 // rateTenant rates one tenant's invoices issued in p.

@@ -41,7 +41,7 @@ func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billin
 	}
 
 	rows, err := s.conn.Query(ctx, `
-SELECT subject, time, type, user_id, seat_type
+SELECT subject, time, type, user_id, seat_type, stream_seq
 FROM events FINAL
 WHERE type IN (?, ?) AND time < ?
 ORDER BY subject, time, stream_seq`, string(schemas.TypeSeatAssigned), string(schemas.TypeSeatReleased), end)
@@ -51,7 +51,7 @@ ORDER BY subject, time, stream_seq`, string(schemas.TypeSeatAssigned), string(sc
 	for rows.Next() {
 		var tenant, typ string
 		var e aggregators.SeatEvent
-		if err := rows.Scan(&tenant, &e.Time, &typ, &e.UserID, &e.SeatType); err != nil {
+		if err := rows.Scan(&tenant, &e.Time, &typ, &e.UserID, &e.SeatType, &e.Seq); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scanning seats: %w", err)
 		}
@@ -152,6 +152,36 @@ GROUP BY e.subject, at`, string(schemas.TypeAICreditsConsumed), end)
 		}
 		r.At = r.At.UTC()
 		out[tenant] = append(out[tenant], r)
+	}
+	return out, rows.Err()
+}
+
+// StoredEvent is an event as the events table holds it.
+type StoredEvent struct {
+	Seq     uint64
+	Type    string
+	Payload []byte
+}
+
+// EventsBySeq returns the stored events with the given stream sequences.
+func (s *Store) EventsBySeq(ctx context.Context, seqs []uint64) ([]StoredEvent, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	rows, err := s.conn.Query(ctx, `SELECT stream_seq, type, payload FROM events FINAL WHERE stream_seq IN ? ORDER BY stream_seq`, seqs)
+	if err != nil {
+		return nil, fmt.Errorf("querying events by sequence: %w", err)
+	}
+	defer rows.Close()
+	var out []StoredEvent
+	for rows.Next() {
+		var e StoredEvent
+		var payload string
+		if err := rows.Scan(&e.Seq, &e.Type, &payload); err != nil {
+			return nil, fmt.Errorf("scanning event: %w", err)
+		}
+		e.Payload = []byte(payload)
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

@@ -217,7 +217,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
-	bill, err := d.buildBilling(reg, book)
+	bill, err := d.buildBilling(reg, book, &storedRejecter{store: d.store, dlq: dlq})
 	if err != nil {
 		return err
 	}
@@ -328,9 +328,10 @@ func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {
 
 // buildBilling wires the billing service, with a Stripe sender when a key
 // is configured (a dry run otherwise).
-func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book) (*billing.Service, error) {
+func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter) (*billing.Service, error) {
 	cfg := billing.Config{
-		Book: book, Activity: d.store, Store: d.store, Now: d.cfg.Now,
+		Rejecter: rejecter,
+		Book:     book, Activity: d.store, Store: d.store, Now: d.cfg.Now,
 		Logger: d.log, Metrics: billing.NewMetrics(reg),
 	}
 	if d.cfg.StripeKey != "" {
@@ -344,6 +345,29 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book) (
 	}
 	d.log.Info().Str("price_book", book.Version).Msg("price book loaded")
 	return billing.New(cfg)
+}
+
+// storedRejecter dead-letters stored events: it reads them back from
+// ClickHouse and publishes them to the dead-letter stream with the reason,
+// under the message id of their events-stream sequence (so twice is once).
+type storedRejecter struct {
+	store *chstore.Store
+	dlq   *pipeline.DeadLetters
+}
+
+func (r *storedRejecter) RejectStored(ctx context.Context, seqs []uint64, reason string) error {
+	events, err := r.store.EventsBySeq(ctx, seqs)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		m := &consumers.Message{Stream: pipeline.EventsStream, StreamSeq: e.Seq,
+			Subject: pipeline.EventsSubjectPrefix + e.Type, Data: e.Payload}
+		if err := r.dlq.PublishDeadLetter(ctx, m, errors.New(reason)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // servePprof serves the profiling endpoints until ctx ends.

@@ -249,10 +249,11 @@ func TestSendFailedUnbilledAndOpenPeriods(t *testing.T) {
 	events := []string{
 		ev("billing", "s-start", "subscription.started", "tenant-s", nov(1, 0), `{"plan":"starter","term":"monthly","currency":"EUR"}`),
 		credits("nosub-1", "tenant-nosub", nov(4, 0), "42.5", "search"),
+		ev("licences", "ghost-release", "seat.released", "tenant-s", nov(9, 0), `{"user_id":"ghost","seat_type":"learner"}`),
 	}
 	events = append(events, seatEvents("nosub-l", "tenant-nosub", "learner", 3, nov(4, 0))...)
 	tl.mustAccept(len(events), 0, events...)
-	tl.waitRows("tenant-s", 1)
+	tl.waitRows("tenant-s", 2)
 	tl.waitRows("tenant-nosub", 4)
 
 	status, _, body := tl.do(http.MethodPost, "/v1/periods/2026-12/close", tl.finance, "", nil)
@@ -272,6 +273,11 @@ func TestSendFailedUnbilledAndOpenPeriods(t *testing.T) {
 	if invs[0].Total.String() != "49" || invs[0].Currency != "EUR" {
 		t.Errorf("starter invoice %s %s, want 49.00 EUR", invs[0].Total, invs[0].Currency)
 	}
+	// The release of a seat never assigned changed nothing and is in the
+	// dead-letter store with the reason.
+	waitFor(t, time.Minute, "the unmatched release in dead_letters", func() bool {
+		return tl.count("SELECT count() FROM dead_letters WHERE id = 'ghost-release' AND reason LIKE 'seat released without an assignment%'") == 1
+	})
 	attempts := stripe.count("POST /v1/invoices")
 	tl.closePeriod("2026-11")
 	if got := stripe.count("POST /v1/invoices"); got != attempts || attempts != 1 {
