@@ -30,6 +30,8 @@ type Config struct {
 	Usage  UsageReader
 	// Billing serves period close, invoices and the unbilled report.
 	Billing Billing
+	// Marketplace serves balances and payouts.
+	Marketplace Marketplace
 	// Ready reports whether the process can take and store events.
 	Ready   func(ctx context.Context) error
 	Metrics http.Handler
@@ -40,8 +42,8 @@ type Config struct {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Ready == nil || c.Metrics == nil {
-		return errors.New("api: keys, ingest, usage, billing, ready and metrics are required")
+	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Ready == nil || c.Metrics == nil {
+		return errors.New("api: keys, ingest, usage, billing, marketplace, ready and metrics are required")
 	}
 	return nil
 }
@@ -79,6 +81,9 @@ func NewRouter(cfg Config) (http.Handler, error) {
 		r.With(require(auth.RoleFinance)).Post("/periods/{period}/close", closeHandler(cfg.Billing))
 		r.With(require(auth.RoleFinance)).Get("/invoices", invoicesHandler(cfg.Billing))
 		r.With(require(auth.RoleFinance)).Get("/unbilled", unbilledHandler(cfg.Billing))
+		r.With(require(auth.RoleFinance)).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
+		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/payouts", payoutsHandler(cfg.Marketplace))
+		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))
 	})
 	return r, nil
 }

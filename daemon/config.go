@@ -45,6 +45,9 @@ type Config struct {
 	// scheduled close off (closes then happen only on request).
 	CloseGrace  time.Duration
 	NoScheduler bool
+	// PayoutSchedule is when payout runs happen: monthly (the 1st, 00:00
+	// UTC; default) or weekly (Mondays, 00:00 UTC).
+	PayoutSchedule string
 
 	// Topology sets stream limits.
 	Topology pipeline.TopologyConfig
@@ -85,6 +88,9 @@ func (c *Config) setDefaults() {
 	if len(c.LauncherArgs) == 0 {
 		c.LauncherArgs = []string{LauncherCommand}
 	}
+	if c.PayoutSchedule == "" {
+		c.PayoutSchedule = "monthly"
+	}
 	if c.CloseGrace <= 0 {
 		c.CloseGrace = time.Hour
 	}
@@ -105,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if c.KeysFile == "" && !isLoopback(host) {
 		return fmt.Errorf("%w: %s is not a loopback address", ErrNoKeys, c.HTTPAddr)
+	}
+	if c.PayoutSchedule != "monthly" && c.PayoutSchedule != "weekly" {
+		return fmt.Errorf("payout schedule %q: want monthly or weekly", c.PayoutSchedule)
 	}
 	if err := c.Topology.Validate(); err != nil {
 		return err

@@ -32,6 +32,7 @@ import (
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/consumers"
 	"github.com/tally-billing/tally/natsembed"
+	"github.com/tally-billing/tally/payouts"
 	"github.com/tally-billing/tally/pipeline"
 	"github.com/tally-billing/tally/stripesync"
 )
@@ -55,6 +56,7 @@ type Daemon struct {
 	chSrv   *chlocal.Server
 	chDSN   string
 	store   *chstore.Store
+	stripe  *stripesync.Client
 	httpSrv *http.Server
 	httpLn  net.Listener
 
@@ -206,6 +208,13 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
+	if d.cfg.StripeKey != "" {
+		if d.stripe, err = stripesync.New(stripesync.Config{Key: d.cfg.StripeKey, APIBase: d.cfg.StripeAPIBase, Logger: d.log}); err != nil {
+			return err
+		}
+	} else {
+		d.log.Info().Msg("no Stripe key: invoices and payouts are a dry run (not_sent)")
+	}
 	runners, err := d.buildRunners(pub, dlq, ingestMetrics, consumerMetrics, sinkMetrics, book.CheckEvent)
 	if err != nil {
 		return err
@@ -217,19 +226,28 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
-	bill, err := d.buildBilling(reg, book, &storedRejecter{store: d.store, dlq: dlq})
+	rejecter := &storedRejecter{store: d.store, dlq: dlq}
+	bill, err := d.buildBilling(reg, book, rejecter)
+	if err != nil {
+		return err
+	}
+	market, err := payouts.New(payouts.Config{
+		Book: book, Events: d.store, Store: d.store, Sender: d.stripe, Rejecter: rejecter,
+		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
+	})
 	if err != nil {
 		return err
 	}
 	router, err := api.NewRouter(api.Config{
-		Keys:    keys,
-		Ingest:  ingest,
-		Usage:   d.store,
-		Billing: bill,
-		Ready:   d.ready,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Now:     d.cfg.Now,
-		Logger:  d.log.With().Str("component", "api").Logger(),
+		Keys:        keys,
+		Ingest:      ingest,
+		Usage:       d.store,
+		Billing:     bill,
+		Marketplace: market,
+		Ready:       d.ready,
+		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Now:         d.cfg.Now,
+		Logger:      d.log.With().Str("component", "api").Logger(),
 	})
 	if err != nil {
 		return err
@@ -272,6 +290,12 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 			return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
 				Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now,
 				Logger: d.log.With().Str("component", "scheduler").Logger(),
+			})
+		})
+		g.Go(func() error {
+			return payouts.RunScheduler(gctx, market, payouts.SchedulerConfig{
+				Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now,
+				Logger: d.log.With().Str("component", "payout-scheduler").Logger(),
 			})
 		})
 	}
@@ -334,14 +358,8 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, r
 		Book:     book, Activity: d.store, Store: d.store, Now: d.cfg.Now,
 		Logger: d.log, Metrics: billing.NewMetrics(reg),
 	}
-	if d.cfg.StripeKey != "" {
-		client, err := stripesync.New(stripesync.Config{Key: d.cfg.StripeKey, APIBase: d.cfg.StripeAPIBase, Logger: d.log})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Sender = client
-	} else {
-		d.log.Info().Msg("no Stripe key: invoices and payouts are a dry run (not_sent)")
+	if d.stripe != nil {
+		cfg.Sender = d.stripe
 	}
 	d.log.Info().Str("price_book", book.Version).Msg("price book loaded")
 	return billing.New(cfg)

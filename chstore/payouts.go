@@ -1,0 +1,203 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/payouts"
+)
+
+// SavePayout stores a new payout and its statement (lines first).
+func (s *Store) SavePayout(ctx context.Context, p payouts.Payout) error {
+	if len(p.Statement) > 0 {
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO payout_statement_lines (payout_id, line_no, kind, ref, description, at, amount)`)
+		if err != nil {
+			return fmt.Errorf("preparing statement: %w", err)
+		}
+		defer b.Abort()
+		for i, l := range p.Statement {
+			if err := b.Append(p.ID, uint32(i+1), l.Kind, l.Ref, l.Description, l.At, l.Amount); err != nil {
+				return fmt.Errorf("appending statement line: %w", err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("inserting statement: %w", err)
+		}
+	}
+	return s.writePayoutRow(ctx, p, 1)
+}
+
+// UpdatePayoutStatus records a new status (and Stripe transfer id).
+func (s *Store) UpdatePayoutStatus(ctx context.Context, p payouts.Payout) error {
+	var version uint64
+	if err := s.conn.QueryRow(ctx, `SELECT max(version) FROM payouts WHERE payout_id = ?`, p.ID).Scan(&version); err != nil {
+		return fmt.Errorf("reading payout version: %w", err)
+	}
+	return s.writePayoutRow(ctx, p, version+1)
+}
+
+func (s *Store) writePayoutRow(ctx context.Context, p payouts.Payout, version uint64) error {
+	if err := s.conn.Exec(ctx, `INSERT INTO payouts
+(payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Provider, p.Currency, p.Amount, p.AsOf, p.Account, p.Status, p.StatusReason, p.StripeTransferID, p.FailedAt, version); err != nil {
+		return fmt.Errorf("inserting payout %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// Payouts returns the latest version of every payout of provider (all
+// providers when empty), with statements, oldest first.
+func (s *Store) Payouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
+	rows, err := s.conn.Query(ctx, `
+SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
+FROM payouts FINAL
+WHERE ? = '' OR provider = ?
+ORDER BY as_of, provider, currency`, provider, provider)
+	if err != nil {
+		return nil, fmt.Errorf("querying payouts: %w", err)
+	}
+	defer rows.Close()
+	var out []payouts.Payout
+	index := map[string]int{}
+	for rows.Next() {
+		var p payouts.Payout
+		if err := rows.Scan(&p.ID, &p.Provider, &p.Currency, &p.Amount, &p.AsOf, &p.Account, &p.Status, &p.StatusReason, &p.StripeTransferID, &p.FailedAt); err != nil {
+			return nil, fmt.Errorf("scanning payout: %w", err)
+		}
+		p.AsOf = p.AsOf.UTC()
+		if p.FailedAt.Unix() <= 0 {
+			p.FailedAt = time.Time{}
+		}
+		p.FailedAt = p.FailedAt.UTC()
+		index[p.ID] = len(out)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	ids := make([]string, len(out))
+	for i, p := range out {
+		ids[i] = p.ID
+	}
+	lrows, err := s.conn.Query(ctx, `
+SELECT payout_id, kind, ref, description, at, amount
+FROM payout_statement_lines FINAL
+WHERE payout_id IN ?
+ORDER BY payout_id, line_no`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("querying statements: %w", err)
+	}
+	defer lrows.Close()
+	for lrows.Next() {
+		var id string
+		var l payouts.StatementLine
+		if err := lrows.Scan(&id, &l.Kind, &l.Ref, &l.Description, &l.At, &l.Amount); err != nil {
+			return nil, fmt.Errorf("scanning statement line: %w", err)
+		}
+		l.At = l.At.UTC()
+		out[index[id]].Statement = append(out[index[id]].Statement, l)
+	}
+	return out, lrows.Err()
+}
+
+// PayoutRun reports when a run with this as-of time happened (zero if not).
+func (s *Store) PayoutRun(ctx context.Context, asOf time.Time) (time.Time, error) {
+	var n uint64
+	var at time.Time
+	if err := s.conn.QueryRow(ctx, `SELECT count(), min(run_at) FROM payout_runs WHERE as_of = ?`, asOf).Scan(&n, &at); err != nil {
+		return time.Time{}, fmt.Errorf("reading payout run: %w", err)
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return at.UTC(), nil
+}
+
+// RecordPayoutRun records a finished run.
+func (s *Store) RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int) error {
+	if err := s.conn.Exec(ctx, `INSERT INTO payout_runs (as_of, run_at, payouts) VALUES (?, ?, ?)`, asOf, at, uint32(n)); err != nil {
+		return fmt.Errorf("recording payout run: %w", err)
+	}
+	return nil
+}
+
+// MarketplaceEvents decodes every sale, refund and KYC event with time at
+// or before end, in (time, sequence) order.
+func (s *Store) MarketplaceEvents(ctx context.Context, end time.Time) ([]payouts.StoredEvent, error) {
+	rows, err := s.conn.Query(ctx, `
+SELECT stream_seq, payload
+FROM events FINAL
+WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND time <= ?
+ORDER BY time, stream_seq`, end)
+	if err != nil {
+		return nil, fmt.Errorf("querying marketplace events: %w", err)
+	}
+	defer rows.Close()
+	var out []payouts.StoredEvent
+	for rows.Next() {
+		var e payouts.StoredEvent
+		var payload string
+		if err := rows.Scan(&e.Seq, &payload); err != nil {
+			return nil, fmt.Errorf("scanning marketplace event: %w", err)
+		}
+		e.Payload = []byte(payload)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LedgerEntries returns every stored ledger entry, in insertion order per
+// provider and currency.
+func (s *Store) LedgerEntries(ctx context.Context) ([]marketplace.Entry, error) {
+	rows, err := s.conn.Query(ctx, `
+SELECT entry_id, kind, provider, currency, amount, bucket, at, order_id, refund_id, payout_id, revises
+FROM ledger FINAL
+ORDER BY provider, currency, recorded_at, entry_id`)
+	if err != nil {
+		return nil, fmt.Errorf("querying ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []marketplace.Entry
+	for rows.Next() {
+		var e marketplace.Entry
+		var kind, cur, bucket string
+		if err := rows.Scan(&e.ID, &kind, &e.Provider, &cur, &e.Amount, &bucket, &e.At, &e.OrderID, &e.RefundID, &e.PayoutID, &e.Revises); err != nil {
+			return nil, fmt.Errorf("scanning ledger entry: %w", err)
+		}
+		c, err := money.LookupCurrency(cur)
+		if err != nil {
+			return nil, err
+		}
+		e.Kind, e.Currency, e.Bucket, e.At = marketplace.EntryKind(kind), c, marketplace.Bucket(bucket), e.At.UTC()
+		e.Amount = e.Amount.Round(c.MinorUnits)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AppendLedger appends entries to the ledger.
+func (s *Store) AppendLedger(ctx context.Context, entries []marketplace.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO ledger (entry_id, provider, currency, kind, bucket, amount, at, order_id, refund_id, payout_id, revises)`)
+	if err != nil {
+		return fmt.Errorf("preparing ledger insert: %w", err)
+	}
+	defer b.Abort()
+	for _, e := range entries {
+		if err := b.Append(e.ID, e.Provider, e.Currency.Code, string(e.Kind), string(e.Bucket), e.Amount, e.At,
+			e.OrderID, e.RefundID, e.PayoutID, e.Revises); err != nil {
+			return fmt.Errorf("appending ledger entry: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting ledger entries: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tally-billing/tally/auth"
+	"github.com/tally-billing/tally/billing"
+	"github.com/tally-billing/tally/payouts"
+)
+
+func newBalanceCmd() *cobra.Command {
+	var cf clientFlags
+	var provider, asOf string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "balance",
+		Short: "Show a provider's held, available and paid balances",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if provider == "" {
+				return fmt.Errorf("--provider is required")
+			}
+			q := url.Values{}
+			if asOf != "" {
+				q.Set("as_of", asOf)
+			}
+			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/providers/"+url.PathEscape(provider)+"/balance?"+q.Encode(), auth.RoleFinance)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var b payouts.Balances
+			if err := json.Unmarshal(body, &b); err != nil {
+				return fmt.Errorf("decoding balances: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "provider %s as of %s\n\n", b.Provider, b.AsOf.Format("2006-01-02 15:04:05Z07:00"))
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "CURRENCY\tHELD\tAVAILABLE\tPAID\t")
+			for _, x := range b.Balances {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Currency, billing.FormatAmount(x.Held, x.Currency),
+					billing.FormatAmount(x.Available, x.Currency), billing.FormatAmount(x.Paid, x.Currency))
+			}
+			return tw.Flush()
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&provider, "provider", "", "provider id (required)")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "instant, RFC 3339 or YYYY-MM-DD (default: now)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	annotateEnv(cmd)
+	return cmd
+}
+
+func newPayoutsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "payouts", Short: "Run and list provider payouts"}
+	cmd.AddCommand(newPayoutsRunCmd(), newPayoutsListCmd())
+	return cmd
+}
+
+func newPayoutsRunCmd() *cobra.Command {
+	var cf clientFlags
+	var asOf string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Pay every KYC-verified provider its available balance as of an instant (idempotent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if asOf == "" {
+				return fmt.Errorf("--as-of is required")
+			}
+			body, err := cf.call(cmd.Context(), http.MethodPost, "/v1/payouts/run?as_of="+url.QueryEscape(asOf), auth.RoleFinance)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var res payouts.RunResult
+			if err := json.Unmarshal(body, &res); err != nil {
+				return fmt.Errorf("decoding payout run: %w", err)
+			}
+			state := "ran"
+			if res.AlreadyRun {
+				state = "had already run"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "payout run as of %s %s: %d payouts\n\n", res.AsOf.Format("2006-01-02 15:04:05Z07:00"), state, len(res.Payouts))
+			printPayouts(cmd.OutOrStdout(), res.Payouts)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&asOf, "as-of", "", "run time, RFC 3339 or YYYY-MM-DD (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	annotateEnv(cmd)
+	return cmd
+}
+
+func newPayoutsListCmd() *cobra.Command {
+	var cf clientFlags
+	var provider string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List payouts with their statements",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/payouts?provider="+url.QueryEscape(provider), auth.RoleFinance)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var res struct {
+				Payouts []payouts.Payout `json:"payouts"`
+			}
+			if err := json.Unmarshal(body, &res); err != nil {
+				return fmt.Errorf("decoding payouts: %w", err)
+			}
+			printPayouts(cmd.OutOrStdout(), res.Payouts)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&provider, "provider", "", "provider id (default: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	annotateEnv(cmd)
+	return cmd
+}
+
+func printPayouts(w io.Writer, list []payouts.Payout) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "no payouts")
+		return
+	}
+	for _, p := range list {
+		fmt.Fprintf(w, "%s  %s  %s %s  %s  to %s  as of %s\n", p.ID, p.Provider, billing.FormatAmount(p.Amount, p.Currency), p.Currency,
+			p.Status, p.Account, p.AsOf.Format("2006-01-02 15:04:05Z07:00"))
+		if p.StatusReason != "" {
+			fmt.Fprintf(w, "  reason: %s\n", p.StatusReason)
+		}
+		if p.StripeTransferID != "" {
+			fmt.Fprintf(w, "  stripe transfer %s\n", p.StripeTransferID)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, l := range p.Statement {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", l.Kind, l.Ref, l.At.Format("2006-01-02 15:04:05Z07:00"), l.Description, billing.FormatAmount(l.Amount, p.Currency))
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+}

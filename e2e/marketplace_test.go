@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/payouts"
+)
+
+// withProviderKeys runs the daemon with a keys file holding ingest and
+// finance keys and one key per provider; it returns the provider keys.
+func withProviderKeys(t *testing.T, providers ...string) (option, map[string]string) {
+	t.Helper()
+	keys := map[string]string{}
+	type key struct {
+		Name     string `json:"name"`
+		Role     string `json:"role"`
+		Provider string `json:"provider,omitempty"`
+		Key      string `json:"key"`
+	}
+	file := struct {
+		Keys []key `json:"keys"`
+	}{Keys: []key{
+		{Name: "ingest", Role: "ingest", Key: "ingest-key-for-the-marketplace-test"},
+		{Name: "finance", Role: "finance", Key: "finance-key-for-the-marketplace-test"},
+	}}
+	for _, p := range providers {
+		keys[p] = "provider-key-of-" + p + "-0123456789"
+		file.Keys = append(file.Keys, key{Name: p, Role: "provider", Provider: p, Key: keys[p]})
+	}
+	data, err := json.Marshal(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *daemon.Config) { c.KeysFile = path }, keys
+}
+
+func (tl *tally) balance(key, provider, asOf string) (int, payouts.Balances) {
+	tl.t.Helper()
+	status, _, body := tl.do(http.MethodGet, "/v1/providers/"+provider+"/balance?as_of="+asOf, key, "", nil)
+	var b payouts.Balances
+	if status == http.StatusOK {
+		if err := json.Unmarshal(body, &b); err != nil {
+			tl.t.Fatal(err)
+		}
+	}
+	return status, b
+}
+
+func (tl *tally) runPayouts(asOf string) payouts.RunResult {
+	tl.t.Helper()
+	status, _, body := tl.do(http.MethodPost, "/v1/payouts/run?as_of="+asOf, tl.finance, "", nil)
+	if status != http.StatusOK {
+		tl.t.Fatalf("payout run %s: %d %s", asOf, status, body)
+	}
+	var res payouts.RunResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		tl.t.Fatal(err)
+	}
+	return res
+}
+
+func usd(t *testing.T, b payouts.Balances) (held, available, paid string) {
+	t.Helper()
+	for _, x := range b.Balances {
+		if x.Currency == "USD" {
+			return x.Held.StringFixed(2), x.Available.StringFixed(2), x.Paid.StringFixed(2)
+		}
+	}
+	return "0.00", "0.00", "0.00"
+}
+
+func sale(id, provider string, at time.Time, gross, tax string) string {
+	return ev("checkout", id, "marketplace.sale.completed", provider, at,
+		fmt.Sprintf(`{"order_id":%q,"buyer_id":"buyer-1","course_id":"course-1","gross":%q,"tax":%q,"currency":"USD"}`, id, gross, tax))
+}
+
+func refund(id, provider, order string, at time.Time, amount string) string {
+	return ev("checkout", id, "marketplace.refund.issued", provider, at,
+		fmt.Sprintf(`{"order_id":%q,"refund_id":%q,"amount":%q,"currency":"USD"}`, order, id, amount))
+}
+
+func kyc(id, provider string, at time.Time, account string) string {
+	return ev("kyc", id, "provider.kyc.verified", provider, at, fmt.Sprintf(`{"stripe_account":%q}`, account))
+}
+
+// TestMarketplaceEndToEnd: SPEC's sale and refund for one provider, a
+// second provider verified late, two payout runs, a refund after a payout,
+// balances, statements, Stripe transfers counted, and provider isolation.
+// Every figure is worked by hand from SPEC §3.
+func TestMarketplaceEndToEnd(t *testing.T) {
+	stripe := newStripeRecorder(t)
+	keysOpt, pkeys := withProviderKeys(t, "prov-ada", "prov-bob")
+	tl := startTally(t, withClock(december2), withStripe(stripe.URL), keysOpt)
+	tl.ingest = "ingest-key-for-the-marketplace-test"
+	tl.finance = "finance-key-for-the-marketplace-test"
+
+	events := []string{
+		kyc("kyc-ada", "prov-ada", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acct_ada123"),
+		// gross 59.00, tax 9.00 → net 50.00, fee 7.50, share 42.50
+		sale("o-1", "prov-ada", nov(2, 10), "59.00", "9.00"),
+		// refund 29.50 → remaining net 25.00, fee 3.75, share 21.25
+		refund("r-1", "prov-ada", "o-1", nov(3, 10), "29.50"),
+		// gross 100.00, no tax → fee 15.00, share 85.00
+		sale("o-2", "prov-ada", nov(4, 10), "100.00", "0"),
+		// bob: gross 200.00 → share 170.00; verified only on the 25th
+		sale("o-3", "prov-bob", nov(1, 12), "200.00", "0"),
+		kyc("kyc-bob", "prov-bob", nov(25, 0), "acct_bob456"),
+	}
+	tl.mustAccept(len(events), 0, events...)
+	tl.waitRows("prov-ada", 4)
+	tl.waitRows("prov-bob", 2)
+
+	// Held until sale time + 14 days, to the second.
+	_, b := tl.balance(tl.finance, "prov-ada", "2026-11-10T00:00:00Z")
+	if h, a, _ := usd(t, b); h != "106.25" || a != "0.00" {
+		t.Errorf("ada on the 10th: held %s available %s, want 106.25 and 0.00", h, a)
+	}
+	_, b = tl.balance(tl.finance, "prov-ada", "2026-11-16T09:59:59Z")
+	if h, a, _ := usd(t, b); h != "106.25" || a != "0.00" {
+		t.Errorf("ada one second before o-1's window ends: held %s available %s", h, a)
+	}
+	_, b = tl.balance(tl.finance, "prov-ada", "2026-11-16T10:00:00Z")
+	if h, a, _ := usd(t, b); h != "85.00" || a != "21.25" {
+		t.Errorf("ada when o-1's window ends: held %s available %s, want 85.00 and 21.25", h, a)
+	}
+
+	// Run 1, as of the 20th: ada (verified, 106.25 ≥ 50) is paid; bob is
+	// not verified yet and carries 170.00.
+	run1 := tl.runPayouts("2026-11-20T00:00:00Z")
+	if len(run1.Payouts) != 1 || run1.Payouts[0].Provider != "prov-ada" || run1.Payouts[0].Amount.StringFixed(2) != "106.25" ||
+		run1.Payouts[0].Status != payouts.StatusPaid || run1.Payouts[0].Account != "acct_ada123" {
+		t.Fatalf("run 1: %+v", run1.Payouts)
+	}
+	var sum string
+	total := run1.Payouts[0].Amount.Sub(run1.Payouts[0].Amount)
+	for _, l := range run1.Payouts[0].Statement {
+		total = total.Add(l.Amount)
+	}
+	sum = total.StringFixed(2)
+	if sum != "106.25" {
+		t.Errorf("ada's statement sums to %s, want 106.25: %+v", sum, run1.Payouts[0].Statement)
+	}
+	again := tl.runPayouts("2026-11-20T00:00:00Z")
+	if !again.AlreadyRun || len(again.Payouts) != 1 {
+		t.Errorf("re-run: %+v", again)
+	}
+
+	// After the payout ada refunds the rest of o-1 (29.50): its share of
+	// 21.25 was paid, so available goes to −21.25 (clawback), and a new sale
+	// of 50.00 stays held until December 7.
+	tl.mustAccept(2, 0, refund("r-2", "prov-ada", "o-1", nov(22, 0), "29.50"), sale("o-4", "prov-ada", nov(23, 0), "50.00", "0"))
+	tl.waitRows("prov-ada", 6)
+
+	run2 := tl.runPayouts("2026-12-01T00:00:00Z")
+	if len(run2.Payouts) != 1 || run2.Payouts[0].Provider != "prov-bob" || run2.Payouts[0].Amount.StringFixed(2) != "170.00" {
+		t.Fatalf("run 2: %+v", run2.Payouts)
+	}
+	_, b = tl.balance(tl.finance, "prov-ada", "2026-12-01T00:00:00Z")
+	if h, a, p := usd(t, b); h != "42.50" || a != "-21.25" || p != "106.25" {
+		t.Errorf("ada on Dec 1: held %s available %s paid %s, want 42.50, -21.25, 106.25", h, a, p)
+	}
+
+	// Stripe: exactly one transfer per payout, nothing more on re-runs.
+	if n := stripe.count("POST /v1/transfers"); n != 2 {
+		t.Errorf("%d transfers created, want 2 (%v)", n, stripe.snapshot())
+	}
+
+	// Provider isolation: a provider reads only its own data; another
+	// provider's is 404, not 403.
+	if status, _ := tl.balance(pkeys["prov-ada"], "prov-ada", "2026-12-01"); status != http.StatusOK {
+		t.Errorf("ada reading its own balance: %d", status)
+	}
+	if status, _ := tl.balance(pkeys["prov-ada"], "prov-bob", "2026-12-01"); status != http.StatusNotFound {
+		t.Errorf("ada reading bob's balance: %d, want 404", status)
+	}
+	for _, path := range []string{"/v1/payouts?provider=prov-bob", "/v1/providers/prov-bob/balance"} {
+		if status, _, _ := tl.do(http.MethodGet, path, pkeys["prov-ada"], "", nil); status != http.StatusNotFound {
+			t.Errorf("ada GET %s: %d, want 404", path, status)
+		}
+	}
+	status, _, body := tl.do(http.MethodGet, "/v1/payouts", pkeys["prov-ada"], "", nil)
+	var own struct {
+		Payouts []payouts.Payout `json:"payouts"`
+	}
+	if err := json.Unmarshal(body, &own); status != http.StatusOK || err != nil {
+		t.Fatalf("ada's payouts: %d %s", status, body)
+	}
+	for _, p := range own.Payouts {
+		if p.Provider != "prov-ada" {
+			t.Errorf("ada sees a payout of %s", p.Provider)
+		}
+	}
+	if len(own.Payouts) != 1 {
+		t.Errorf("ada sees %d payouts, want 1", len(own.Payouts))
+	}
+	for _, path := range []string{"/v1/invoices", "/v1/tenants/t/usage"} {
+		if status, _, _ := tl.do(http.MethodGet, path, pkeys["prov-ada"], "", nil); status != http.StatusForbidden {
+			t.Errorf("provider key GET %s: %d, want 403", path, status)
+		}
+	}
+	if status, _, _ := tl.do(http.MethodPost, "/v1/payouts/run?as_of=2026-12-01", pkeys["prov-ada"], "", nil); status != http.StatusForbidden {
+		t.Errorf("provider key running payouts: %d, want 403", status)
+	}
+}
