@@ -231,10 +231,14 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
-	market, err := payouts.New(payouts.Config{
-		Book: book, Events: d.store, Store: d.store, Sender: d.stripe, Rejecter: rejecter,
+	marketCfg := payouts.Config{
+		Book: book, Events: d.store, Store: d.store, Rejecter: rejecter,
 		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
-	})
+	}
+	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
+		marketCfg.Sender = d.stripe
+	}
+	market, err := payouts.New(marketCfg)
 	if err != nil {
 		return err
 	}

@@ -213,3 +213,21 @@ func TestMarketplaceEndToEnd(t *testing.T) {
 		t.Errorf("provider key running payouts: %d, want 403", status)
 	}
 }
+
+// TestPayoutDryRun runs payouts without a Stripe key: the payout is
+// decided, recorded as not_sent, and counts as paid out.
+func TestPayoutDryRun(t *testing.T) {
+	tl := startTally(t, withClock(december2))
+	tl.mustAccept(2, 0, kyc("dry-kyc", "prov-dry", nov(1, 0), "acct_dry1"), sale("dry-o", "prov-dry", nov(2, 0), "80.00", "0"))
+	tl.waitRows("prov-dry", 2)
+	run := tl.runPayouts("2026-11-30T00:00:00Z")
+	// gross 80.00 → fee 12.00, share 68.00, available from Nov 16.
+	if len(run.Payouts) != 1 || run.Payouts[0].Status != payouts.StatusNotSent || run.Payouts[0].Amount.StringFixed(2) != "68.00" {
+		t.Fatalf("dry run: %+v", run.Payouts)
+	}
+	if _, b := tl.balance(tl.finance, "prov-dry", "2026-12-01T00:00:00Z"); true {
+		if h, a, p := usd(t, b); h != "0.00" || a != "0.00" || p != "68.00" {
+			t.Errorf("after a dry run: held %s available %s paid %s, want 0, 0, 68.00", h, a, p)
+		}
+	}
+}
