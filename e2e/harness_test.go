@@ -229,7 +229,13 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // waitRows waits until subject has n rows stored.
 func (tl *tally) waitRows(subject string, n uint64) {
 	tl.t.Helper()
-	waitFor(tl.t, 60*time.Second, fmt.Sprintf("%d rows for %s", n, subject), func() bool { return tl.rows(subject) >= n })
+	tl.waitRowsWithin(subject, n, 60*time.Second)
+}
+
+// waitRowsWithin waits up to timeout until subject has n rows stored.
+func (tl *tally) waitRowsWithin(subject string, n uint64, timeout time.Duration) {
+	tl.t.Helper()
+	waitFor(tl.t, timeout, fmt.Sprintf("%d rows for %s", n, subject), func() bool { return tl.rows(subject) >= n })
 	if got := tl.rows(subject); got != n {
 		tl.t.Fatalf("rows for %s: got %d, want %d", subject, got, n)
 	}
