@@ -88,7 +88,7 @@ func FormatAmount(d decimal.Decimal, currency string) string {
 	if err != nil {
 		return d.String()
 	}
-	return d.StringFixedBank(c.MinorUnits)
+	return c.Format(d)
 }
 
 // MarshalJSON writes amounts as decimal strings with the currency's

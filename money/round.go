@@ -71,3 +71,7 @@ func describe(d decimal.Decimal) string {
 func pow10(n int64) *big.Int {
 	return new(big.Int).Exp(big.NewInt(10), big.NewInt(n), nil)
 }
+
+// Format writes d with exactly the currency's minor-unit digits ("199.00"
+// USD, "2251" JPY), rounding half-to-even if d has more.
+func (c Currency) Format(d decimal.Decimal) string { return d.StringFixedBank(c.MinorUnits) }

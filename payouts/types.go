@@ -1,9 +1,12 @@
 package payouts
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/tally-billing/tally/money"
 )
 
 // Payout statuses.
@@ -64,4 +67,41 @@ type RunResult struct {
 	// AlreadyRun is true when a run with this as-of time happened before;
 	// the payouts are those of the first run.
 	AlreadyRun bool `json:"already_run"`
+}
+
+// formatAmount writes an amount with the currency's minor-unit digits.
+func formatAmount(d decimal.Decimal, currency string) string {
+	c, err := money.LookupCurrency(currency)
+	if err != nil {
+		return d.String()
+	}
+	return c.Format(d)
+}
+
+// MarshalJSON writes the amounts with the currency's minor-unit digits.
+func (b Balance) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Currency  string `json:"currency"`
+		Held      string `json:"held"`
+		Available string `json:"available"`
+		Paid      string `json:"paid"`
+	}{b.Currency, formatAmount(b.Held, b.Currency), formatAmount(b.Available, b.Currency), formatAmount(b.Paid, b.Currency)})
+}
+
+// MarshalJSON writes the amounts with the currency's minor-unit digits.
+func (p Payout) MarshalJSON() ([]byte, error) {
+	type line struct {
+		StatementLine
+		Amount string `json:"amount"`
+	}
+	type payout Payout
+	out := struct {
+		payout
+		Amount    string `json:"amount"`
+		Statement []line `json:"statement"`
+	}{payout: payout(p), Amount: formatAmount(p.Amount, p.Currency), Statement: make([]line, len(p.Statement))}
+	for i, l := range p.Statement {
+		out.Statement[i] = line{StatementLine: l, Amount: formatAmount(l.Amount, p.Currency)}
+	}
+	return json.Marshal(out)
 }

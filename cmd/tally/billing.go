@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 func newCloseCmd() *cobra.Command {
 	var cf clientFlags
 	var period string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "close",
 		Short: "Close a billing period: rate, finalize and send every tenant's invoices (idempotent)",
@@ -31,30 +29,18 @@ func newCloseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body, err := cf.call(cmd.Context(), http.MethodPost, "/v1/periods/"+p.String()+"/close", auth.RoleFinance)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var res billing.CloseResult
-			if err := json.Unmarshal(body, &res); err != nil {
-				return fmt.Errorf("decoding close result: %w", err)
-			}
-			state := "closed"
-			if res.AlreadyClosed {
-				state = "was already closed"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "period %s %s: %d invoices\n\n", res.Period, state, len(res.Invoices))
-			printInvoiceTable(cmd.OutOrStdout(), res.Invoices)
-			return nil
+			return query(cmd, &cf, http.MethodPost, "/v1/periods/"+p.String()+"/close", auth.RoleFinance, func(w io.Writer, res billing.CloseResult) {
+				state := "closed"
+				if res.AlreadyClosed {
+					state = "was already closed"
+				}
+				fmt.Fprintf(w, "period %s %s: %d invoices\n\n", res.Period, state, len(res.Invoices))
+				printInvoiceTable(w, res.Invoices)
+			})
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&period, "period", "", "period YYYY-MM (required)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	annotateEnv(cmd)
 	return cmd
 }
@@ -62,7 +48,6 @@ func newCloseCmd() *cobra.Command {
 func newInvoicesCmd() *cobra.Command {
 	var cf clientFlags
 	var tenant, period string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "invoices",
 		Short: "List invoices with their lines",
@@ -78,33 +63,21 @@ func newInvoicesCmd() *cobra.Command {
 			if period != "" {
 				q.Set("period", period)
 			}
-			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/invoices?"+q.Encode(), auth.RoleFinance)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var res struct {
+			return query(cmd, &cf, http.MethodGet, "/v1/invoices?"+q.Encode(), auth.RoleFinance, func(w io.Writer, res struct {
 				Invoices []billing.Invoice `json:"invoices"`
-			}
-			if err := json.Unmarshal(body, &res); err != nil {
-				return fmt.Errorf("decoding invoices: %w", err)
-			}
-			for _, inv := range res.Invoices {
-				printInvoice(cmd.OutOrStdout(), inv)
-			}
-			if len(res.Invoices) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no invoices")
-			}
-			return nil
+			}) {
+				for _, inv := range res.Invoices {
+					printInvoice(w, inv)
+				}
+				if len(res.Invoices) == 0 {
+					fmt.Fprintln(w, "no invoices")
+				}
+			})
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (default: all)")
 	cmd.Flags().StringVar(&period, "period", "", "period YYYY-MM (default: all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	annotateEnv(cmd)
 	return cmd
 }
@@ -112,7 +85,6 @@ func newInvoicesCmd() *cobra.Command {
 func newUnbilledCmd() *cobra.Command {
 	var cf clientFlags
 	var period string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "unbilled",
 		Short: "Show usage of a period that no invoice covers",
@@ -125,31 +97,20 @@ func newUnbilledCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/unbilled?period="+p.String(), auth.RoleFinance)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var res struct {
+			return query(cmd, &cf, http.MethodGet, "/v1/unbilled?period="+p.String(), auth.RoleFinance, func(w io.Writer, res struct {
 				Unbilled []billing.UnbilledItem `json:"unbilled"`
-			}
-			if err := json.Unmarshal(body, &res); err != nil {
-				return fmt.Errorf("decoding unbilled report: %w", err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TENANT\tPERIOD\tMETER\tQUANTITY\tREASON")
-			for _, u := range res.Unbilled {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Tenant, u.Period, u.Meter, u.Quantity, u.Reason)
-			}
-			return tw.Flush()
+			}) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TENANT\tPERIOD\tMETER\tQUANTITY\tREASON")
+				for _, u := range res.Unbilled {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Tenant, u.Period, u.Meter, u.Quantity, u.Reason)
+				}
+				tw.Flush()
+			})
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&period, "period", "", "period YYYY-MM (required)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	annotateEnv(cmd)
 	return cmd
 }

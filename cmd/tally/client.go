@@ -22,12 +22,33 @@ type clientFlags struct {
 	url     string
 	key     string
 	dataDir string
+	json    bool
 }
 
 func (c *clientFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.url, "url", "http://127.0.0.1:8080", "base URL of the Tally API")
 	cmd.Flags().StringVar(&c.key, "key", "", "API key (default: the dev keys file of --data-dir, for the role needed)")
 	cmd.Flags().StringVar(&c.dataDir, "data-dir", ".tally", "data dir of a local `tally run`, to find its dev keys file")
+	cmd.Flags().BoolVar(&c.json, "json", false, "print the API's JSON")
+}
+
+// query calls the API and prints the answer: as the API's JSON with
+// --json, else decoded into T and shown by show.
+func query[T any](cmd *cobra.Command, c *clientFlags, method, path string, role auth.Role, show func(io.Writer, T)) error {
+	body, err := c.call(cmd.Context(), method, path, role)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := cmd.OutOrStdout().Write(body)
+		return err
+	}
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("decoding the answer of %s: %w", path, err)
+	}
+	show(cmd.OutOrStdout(), v)
+	return nil
 }
 
 // keyFor returns the key to use: --key, or the first key of role in the

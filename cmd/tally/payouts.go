@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 func newBalanceCmd() *cobra.Command {
 	var cf clientFlags
 	var provider, asOf string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "balance",
 		Short: "Show a provider's held, available and paid balances",
@@ -34,32 +32,12 @@ func newBalanceCmd() *cobra.Command {
 			if asOf != "" {
 				q.Set("as_of", asOf)
 			}
-			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/providers/"+url.PathEscape(provider)+"/balance?"+q.Encode(), auth.RoleFinance)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var b payouts.Balances
-			if err := json.Unmarshal(body, &b); err != nil {
-				return fmt.Errorf("decoding balances: %w", err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provider %s as of %s\n\n", b.Provider, b.AsOf.Format("2006-01-02 15:04:05Z07:00"))
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "CURRENCY\tHELD\tAVAILABLE\tPAID\t")
-			for _, x := range b.Balances {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Currency, billing.FormatAmount(x.Held, x.Currency),
-					billing.FormatAmount(x.Available, x.Currency), billing.FormatAmount(x.Paid, x.Currency))
-			}
-			return tw.Flush()
+			return query(cmd, &cf, http.MethodGet, "/v1/providers/"+url.PathEscape(provider)+"/balance?"+q.Encode(), auth.RoleFinance, printBalances)
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&provider, "provider", "", "provider id (required)")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "instant, RFC 3339 or YYYY-MM-DD (default: now)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	annotateEnv(cmd)
 	return cmd
 }
@@ -73,7 +51,6 @@ func newPayoutsCmd() *cobra.Command {
 func newPayoutsRunCmd() *cobra.Command {
 	var cf clientFlags
 	var asOf string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Pay every KYC-verified provider its available balance as of an instant (idempotent)",
@@ -85,30 +62,18 @@ func newPayoutsRunCmd() *cobra.Command {
 			if asOf == "" {
 				return fmt.Errorf("--as-of is required")
 			}
-			body, err := cf.call(cmd.Context(), http.MethodPost, "/v1/payouts/run?as_of="+url.QueryEscape(asOf), auth.RoleFinance)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var res payouts.RunResult
-			if err := json.Unmarshal(body, &res); err != nil {
-				return fmt.Errorf("decoding payout run: %w", err)
-			}
-			state := "ran"
-			if res.AlreadyRun {
-				state = "had already run"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "payout run as of %s %s: %d payouts\n\n", res.AsOf.Format("2006-01-02 15:04:05Z07:00"), state, len(res.Payouts))
-			printPayouts(cmd.OutOrStdout(), res.Payouts)
-			return nil
+			return query(cmd, &cf, http.MethodPost, "/v1/payouts/run?as_of="+url.QueryEscape(asOf), auth.RoleFinance, func(w io.Writer, res payouts.RunResult) {
+				state := "ran"
+				if res.AlreadyRun {
+					state = "had already run"
+				}
+				fmt.Fprintf(w, "payout run as of %s %s: %d payouts\n\n", res.AsOf.Format("2006-01-02 15:04:05Z07:00"), state, len(res.Payouts))
+				printPayouts(w, res.Payouts)
+			})
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&asOf, "as-of", "", "run time, RFC 3339 or YYYY-MM-DD (required)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	annotateEnv(cmd)
 	return cmd
 }
@@ -116,7 +81,6 @@ func newPayoutsRunCmd() *cobra.Command {
 func newPayoutsListCmd() *cobra.Command {
 	var cf clientFlags
 	var provider string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List payouts with their statements",
@@ -125,29 +89,28 @@ func newPayoutsListCmd() *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/payouts?provider="+url.QueryEscape(provider), auth.RoleFinance)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var res struct {
+			return query(cmd, &cf, http.MethodGet, "/v1/payouts?provider="+url.QueryEscape(provider), auth.RoleFinance, func(w io.Writer, res struct {
 				Payouts []payouts.Payout `json:"payouts"`
-			}
-			if err := json.Unmarshal(body, &res); err != nil {
-				return fmt.Errorf("decoding payouts: %w", err)
-			}
-			printPayouts(cmd.OutOrStdout(), res.Payouts)
-			return nil
+			}) {
+				printPayouts(w, res.Payouts)
+			})
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&provider, "provider", "", "provider id (default: all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	annotateEnv(cmd)
 	return cmd
+}
+
+func printBalances(w io.Writer, b payouts.Balances) {
+	fmt.Fprintf(w, "provider %s as of %s\n\n", b.Provider, b.AsOf.Format("2006-01-02 15:04:05Z07:00"))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "CURRENCY\tHELD\tAVAILABLE\tPAID\t")
+	for _, x := range b.Balances {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Currency, billing.FormatAmount(x.Held, x.Currency),
+			billing.FormatAmount(x.Available, x.Currency), billing.FormatAmount(x.Paid, x.Currency))
+	}
+	tw.Flush()
 }
 
 func printPayouts(w io.Writer, list []payouts.Payout) {

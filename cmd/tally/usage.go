@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 func newUsageCmd() *cobra.Command {
 	var cf clientFlags
 	var tenant, from, to string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "usage",
 		Short: "Show a tenant's usage per meter (needs a finance key)",
@@ -37,27 +35,13 @@ func newUsageCmd() *cobra.Command {
 			if to != "" {
 				q.Set("to", to)
 			}
-			body, err := cf.call(cmd.Context(), http.MethodGet, "/v1/tenants/"+url.PathEscape(tenant)+"/usage?"+q.Encode(), auth.RoleFinance)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var usage aggregators.Usage
-			if err := json.Unmarshal(body, &usage); err != nil {
-				return fmt.Errorf("decoding usage: %w", err)
-			}
-			printUsage(cmd.OutOrStdout(), usage)
-			return nil
+			return query(cmd, &cf, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenant)+"/usage?"+q.Encode(), auth.RoleFinance, printUsage)
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
 	cmd.Flags().StringVar(&from, "from", "", "start, RFC 3339 or YYYY-MM-DD (default: start of this month)")
 	cmd.Flags().StringVar(&to, "to", "", "end, exclusive (default: start of next month)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	annotateEnv(cmd)
 	return cmd
 }
