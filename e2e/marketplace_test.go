@@ -231,3 +231,37 @@ func TestPayoutDryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedTransfer: Stripe refuses the transfer (4xx): the payout is
+// failed with the reason, the money is available again, and once Stripe
+// accepts, the next run pays it.
+func TestRefusedTransfer(t *testing.T) {
+	stripe := newStripeRecorder(t)
+	stripe.refuseCall("POST /v1/transfers")
+	tl := startTally(t, withClock(december2), withStripe(stripe.URL))
+	tl.mustAccept(2, 0, kyc("rf-kyc", "prov-rf", nov(1, 0), "acct_rf1"), sale("rf-o", "prov-rf", nov(2, 0), "80.00", "0"))
+	tl.waitRows("prov-rf", 2)
+
+	run := tl.runPayouts("2026-11-20T00:00:00Z")
+	if len(run.Payouts) != 1 || run.Payouts[0].Status != payouts.StatusFailed || run.Payouts[0].StatusReason == "" {
+		t.Fatalf("refused transfer: %+v", run.Payouts)
+	}
+	if n := stripe.count("POST /v1/transfers"); n != 1 {
+		t.Errorf("a 4xx was tried %d times, want once", n)
+	}
+	// The refusal happened at the daemon's now (December 2): from then on
+	// the money is available again.
+	if _, b := tl.balance(tl.finance, "prov-rf", "2026-12-02T02:00:00Z"); true {
+		if _, a, p := usd(t, b); a != "68.00" || p != "0.00" {
+			t.Errorf("after the refusal: available %s paid %s, want 68.00 and 0.00", a, p)
+		}
+	}
+	stripe.acceptAll()
+	run = tl.runPayouts("2026-12-02T02:00:00Z")
+	if len(run.Payouts) != 1 || run.Payouts[0].Status != payouts.StatusPaid || run.Payouts[0].Amount.StringFixed(2) != "68.00" {
+		t.Fatalf("second run: %+v", run.Payouts)
+	}
+	if l := run.Payouts[0].Statement; len(l) == 0 || l[len(l)-1].Kind != "returned_payout" {
+		t.Errorf("the statement should show the returned payout: %+v", l)
+	}
+}
