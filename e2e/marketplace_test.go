@@ -161,10 +161,19 @@ func TestMarketplaceEndToEnd(t *testing.T) {
 	// of 50.00 stays held until December 7.
 	tl.mustAccept(2, 0, refund("r-2", "prov-ada", "o-1", nov(22, 0), "29.50"), sale("o-4", "prov-ada", nov(23, 0), "50.00", "0"))
 	tl.waitRows("prov-ada", 6)
+	// Two refunds that can never apply: more than bob's sale, and one for
+	// an order that does not exist.
+	tl.mustAccept(2, 0, refund("r-big", "prov-bob", "o-3", nov(26, 0), "500.00"), refund("r-ghost", "prov-bob", "o-none", nov(10, 0), "5.00"))
+	tl.waitRows("prov-bob", 4)
 
 	run2 := tl.runPayouts("2026-12-01T00:00:00Z")
 	if len(run2.Payouts) != 1 || run2.Payouts[0].Provider != "prov-bob" || run2.Payouts[0].Amount.StringFixed(2) != "170.00" {
 		t.Fatalf("run 2: %+v", run2.Payouts)
+	}
+	for _, id := range []string{"r-big", "r-ghost"} {
+		waitFor(t, time.Minute, "refund "+id+" in dead_letters", func() bool {
+			return tl.count("SELECT count() FROM dead_letters WHERE id = ? AND reason LIKE 'rejecting refund%'", id) == 1
+		})
 	}
 	_, b = tl.balance(tl.finance, "prov-ada", "2026-12-01T00:00:00Z")
 	if h, a, p := usd(t, b); h != "42.50" || a != "-21.25" || p != "106.25" {
