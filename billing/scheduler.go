@@ -25,6 +25,9 @@ type SchedulerConfig struct {
 	// it cannot know whether the events of months that ended before it ran
 	// are complete.
 	NotBefore time.Time
+	// Leader reports whether this replica may run the job now (it holds
+	// the singleton lease); nil means always.
+	Leader func(ctx context.Context) bool
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger zerolog.Logger
@@ -50,6 +53,9 @@ func RunScheduler(ctx context.Context, c PeriodCloser, cfg SchedulerConfig) erro
 		closed, err := c.IsClosed(ctx, due)
 		if !due.End().After(cfg.NotBefore) {
 			closed = true // before Tally's time: closed on request only
+		}
+		if err == nil && !closed && cfg.Leader != nil && !cfg.Leader(ctx) {
+			closed = true // another replica holds the lease and closes it
 		}
 		if err == nil && !closed {
 			res, cerr := c.Close(ctx, due)

@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,7 @@ import (
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/consumers"
+	"github.com/tally-billing/tally/lease"
 	"github.com/tally-billing/tally/natsembed"
 	"github.com/tally-billing/tally/payouts"
 	"github.com/tally-billing/tally/pipeline"
@@ -57,6 +59,8 @@ type Daemon struct {
 	chDSN   string
 	store   *chstore.Store
 	stripe  *stripesync.Client
+	holder  string // this replica's name in leases
+	leases  []*lease.Lease
 	httpSrv *http.Server
 	httpLn  net.Listener
 
@@ -73,7 +77,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, holder: replicaName()}
 	defer func() {
 		if err != nil {
 			d.teardown(context.Background())
@@ -290,15 +294,25 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 			cancel()
 			return err
 		}
+		closeLeader, err := d.leader(ctx, "period-close")
+		if err != nil {
+			cancel()
+			return err
+		}
+		payoutLeader, err := d.leader(ctx, "payout-run")
+		if err != nil {
+			cancel()
+			return err
+		}
 		g.Go(func() error {
 			return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
-				Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now,
+				Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now, Leader: closeLeader,
 				Logger: d.log.With().Str("component", "scheduler").Logger(),
 			})
 		})
 		g.Go(func() error {
 			return payouts.RunScheduler(gctx, market, payouts.SchedulerConfig{
-				Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now,
+				Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now, Leader: payoutLeader,
 				Logger: d.log.With().Str("component", "payout-scheduler").Logger(),
 			})
 		})
@@ -367,6 +381,30 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, r
 	}
 	d.log.Info().Str("price_book", book.Version).Msg("price book loaded")
 	return billing.New(cfg)
+}
+
+// leader returns a function that takes or renews this replica's lease on
+// a singleton job and reports whether it holds it; the lease is released
+// at shutdown so another replica takes over at once.
+func (d *Daemon) leader(ctx context.Context, job string) (func(context.Context) bool, error) {
+	l, err := lease.New(ctx, d.js, lease.Config{Key: job, Holder: d.holder, Replicas: d.cfg.Topology.Replicas, Now: d.cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	d.leases = append(d.leases, l)
+	log := d.log.With().Str("lease", job).Logger()
+	held := false
+	return func(ctx context.Context) bool {
+		_, ok, err := l.Acquire(ctx)
+		if err != nil {
+			log.Warn().Err(err).Msg("checking the lease")
+		}
+		if ok != held {
+			log.Info().Bool("held", ok).Msg("singleton lease changed hands")
+			held = ok
+		}
+		return ok
+	}, nil
 }
 
 // storedRejecter dead-letters stored events: it reads them back from
@@ -472,6 +510,11 @@ func (d *Daemon) teardown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, l := range d.leases {
+		if err := l.Release(ctx); err != nil {
+			d.log.Warn().Err(err).Msg("releasing a lease")
+		}
+	}
 	if d.nc != nil {
 		if err := d.nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			d.log.Warn().Err(err).Msg("flushing nats")
@@ -492,4 +535,13 @@ func (d *Daemon) teardown(ctx context.Context) error {
 		d.natsSrv.Shutdown()
 	}
 	return errors.Join(errs...)
+}
+
+// replicaName names this process among replicas: host, pid and a random
+// suffix (a restarted process is a new holder).
+func replicaName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }

@@ -37,8 +37,11 @@ type SchedulerConfig struct {
 	// (Tally's installation time).
 	NotBefore time.Time
 	Check     time.Duration // how often to look (default 1m)
-	Now       func() time.Time
-	Logger    zerolog.Logger
+	// Leader reports whether this replica may run the job now (it holds
+	// the singleton lease); nil means always.
+	Leader func(ctx context.Context) bool
+	Now    func() time.Time
+	Logger zerolog.Logger
 }
 
 // RunScheduler runs each scheduled payout run once, until ctx ends. A run
@@ -58,7 +61,7 @@ func RunScheduler(ctx context.Context, s *Service, cfg SchedulerConfig) error {
 	defer t.Stop()
 	for {
 		due, _ := DueRun(cfg.Now(), cfg.Schedule)
-		if due.After(cfg.NotBefore) {
+		if due.After(cfg.NotBefore) && (cfg.Leader == nil || cfg.Leader(ctx)) {
 			ranAt, err := s.cfg.Store.PayoutRun(ctx, due)
 			switch {
 			case err != nil:
