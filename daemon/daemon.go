@@ -289,33 +289,10 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return nil
 	})
 	if !d.cfg.NoScheduler {
-		installed, err := d.store.InstalledAt(ctx)
-		if err != nil {
+		if err := d.startSchedulers(ctx, g, gctx, bill, market); err != nil {
 			cancel()
 			return err
 		}
-		closeLeader, err := d.leader(ctx, "period-close")
-		if err != nil {
-			cancel()
-			return err
-		}
-		payoutLeader, err := d.leader(ctx, "payout-run")
-		if err != nil {
-			cancel()
-			return err
-		}
-		g.Go(func() error {
-			return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
-				Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now, Leader: closeLeader,
-				Logger: d.log.With().Str("component", "scheduler").Logger(),
-			})
-		})
-		g.Go(func() error {
-			return payouts.RunScheduler(gctx, market, payouts.SchedulerConfig{
-				Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now, Leader: payoutLeader,
-				Logger: d.log.With().Str("component", "payout-scheduler").Logger(),
-			})
-		})
 	}
 	if d.cfg.PprofAddr != "" {
 		if err := d.servePprof(g, gctx); err != nil {
@@ -324,6 +301,36 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		}
 	}
 	d.log.Info().Str("addr", ln.Addr().String()).Str("keys_file", d.keysPath).Msg("tally is serving")
+	return nil
+}
+
+// startSchedulers runs the period-close and payout schedulers in g, each
+// gated by its singleton lease.
+func (d *Daemon) startSchedulers(ctx context.Context, g *errgroup.Group, gctx context.Context, bill *billing.Service, market *payouts.Service) error {
+	installed, err := d.store.InstalledAt(ctx)
+	if err != nil {
+		return err
+	}
+	closeLeader, err := d.leader(ctx, "period-close")
+	if err != nil {
+		return err
+	}
+	payoutLeader, err := d.leader(ctx, "payout-run")
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
+			Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now, Leader: closeLeader,
+			Logger: d.log.With().Str("component", "scheduler").Logger(),
+		})
+	})
+	g.Go(func() error {
+		return payouts.RunScheduler(gctx, market, payouts.SchedulerConfig{
+			Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now, Leader: payoutLeader,
+			Logger: d.log.With().Str("component", "payout-scheduler").Logger(),
+		})
+	})
 	return nil
 }
 
