@@ -32,6 +32,8 @@ type Config struct {
 	Billing Billing
 	// Marketplace serves balances and payouts.
 	Marketplace Marketplace
+	// Reports serves the monthly finance report.
+	Reports Reports
 	// Ready reports whether the process can take and store events.
 	Ready   func(ctx context.Context) error
 	Metrics http.Handler
@@ -42,8 +44,8 @@ type Config struct {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Ready == nil || c.Metrics == nil {
-		return errors.New("api: keys, ingest, usage, billing, marketplace, ready and metrics are required")
+	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Reports == nil || c.Ready == nil || c.Metrics == nil {
+		return errors.New("api: keys, ingest, usage, billing, marketplace, reports, ready and metrics are required")
 	}
 	return nil
 }
@@ -81,6 +83,7 @@ func NewRouter(cfg Config) (http.Handler, error) {
 		r.With(require(auth.RoleFinance)).Post("/periods/{period}/close", closeHandler(cfg.Billing))
 		r.With(require(auth.RoleFinance)).Get("/invoices", invoicesHandler(cfg.Billing))
 		r.With(require(auth.RoleFinance)).Get("/unbilled", unbilledHandler(cfg.Billing))
+		r.With(require(auth.RoleFinance)).Get("/reports", reportHandler(cfg.Reports))
 		r.With(require(auth.RoleFinance)).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
 		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/payouts", payoutsHandler(cfg.Marketplace))
 		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))

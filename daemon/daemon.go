@@ -252,6 +252,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Usage:       d.store,
 		Billing:     bill,
 		Marketplace: market,
+		Reports:     d.store,
 		Ready:       d.ready,
 		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Now:         d.cfg.Now,

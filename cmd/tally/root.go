@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newCloseCmd(), newInvoicesCmd(), newUnbilledCmd(), newBalanceCmd(), newPayoutsCmd(),
+	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newCloseCmd(), newInvoicesCmd(), newUnbilledCmd(), newBalanceCmd(), newPayoutsCmd(), newReportCmd(),
 		newVersionCmd(), newLauncherCmd())
 	return root
 }
