@@ -64,6 +64,7 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 	f.StringVar(&cfg.StripeAPIBase, "stripe-api-base", "", "Stripe API base URL (e.g. stripe-mock in tests)")
 	f.StringVar(&cfg.PriceBook, "price-book", "", "price book file (default: the shipped price book)")
 	f.DurationVar(&cfg.Topology.DedupWindow, "dedup-window", 10*time.Minute, "JetStream duplicate window")
+	f.IntVar(&cfg.Topology.Replicas, "stream-replicas", 1, "replicas of Tally's streams and lease bucket (3 on a NATS cluster)")
 	f.IntVar(&cfg.SinkMaxBatch, "sink-max-batch", 5000, "most events per ClickHouse insert")
 	f.DurationVar(&cfg.SinkMaxWait, "sink-max-wait", 200*time.Millisecond, "longest wait to fill a ClickHouse insert")
 	f.DurationVar(&cfg.CloseGrace, "close-grace", time.Hour, "wait after a month ends before the scheduled close, for late events")
