@@ -41,7 +41,7 @@ func Migrations() ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading migration %s: %w", e.Name(), err)
 		}
-		out = append(out, Migration{Version: v, Name: rest, Statements: splitStatements(string(body))})
+		out = append(out, Migration{Version: v, Name: rest, Statements: SplitStatements(string(body))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i := 1; i < len(out); i++ {
@@ -52,7 +52,9 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
-func splitStatements(sql string) []string {
+// SplitStatements splits a SQL script into statements: each ends with a
+// semicolon at the end of a line; "--" comment lines are dropped.
+func SplitStatements(sql string) []string {
 	var stmts []string
 	var cur strings.Builder
 	for _, line := range strings.Split(sql, "\n") {

@@ -15,7 +15,7 @@ CREATE TABLE b
 );
 -- trailing comment
 SELECT 1`
-	got := splitStatements(sql)
+	got := SplitStatements(sql)
 	if len(got) != 3 {
 		t.Fatalf("got %d statements: %q", len(got), got)
 	}

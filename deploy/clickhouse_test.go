@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"encoding/xml"
+	"github.com/tally-billing/tally/chstore"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -230,31 +231,6 @@ var (
 	columnRE      = regexp.MustCompile(`(?m)^\s+(\w+)\s+[A-Z]\w*`)
 )
 
-// sqlStatements splits a DDL file into statements the way chstore's
-// migrations are split: comment lines dropped, a statement ends with a line
-// ending in ";" (COMMENT strings may hold semicolons).
-func sqlStatements(sql string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(sql, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(trimmed, "--") {
-			continue
-		}
-		cur.WriteString(line + "\n")
-		if strings.HasSuffix(trimmed, ";") {
-			if st := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"); st != "" {
-				out = append(out, st)
-			}
-			cur.Reset()
-		}
-	}
-	if st := strings.TrimSpace(cur.String()); st != "" {
-		out = append(out, st)
-	}
-	return out
-}
-
 // columns lists the column names of a CREATE TABLE (name, type) list.
 func columns(stmt string) []string {
 	open := strings.Index(stmt, "(")
@@ -271,7 +247,7 @@ func columns(stmt string) []string {
 
 func TestExampleReplicatedDDL(t *testing.T) {
 	cluster := clickhouseCluster(t).XMLName.Local
-	stmts := sqlStatements(string(readFile(t, "clickhouse/example-replicated-ddl.sql")))
+	stmts := chstore.SplitStatements(string(readFile(t, "clickhouse/example-replicated-ddl.sql")))
 	created := map[string]string{}
 	var replicated, distributed int
 	for _, s := range stmts {
@@ -323,7 +299,7 @@ func TestExampleReplicatedDDL(t *testing.T) {
 	// The example keeps the columns of the migration it shows.
 	mig := string(readFile(t, filepath.Join(repoRoot(t), "chstore/migrations/0001_events.sql")))
 	migTables := map[string]string{}
-	for _, s := range sqlStatements(mig) {
+	for _, s := range chstore.SplitStatements(mig) {
 		if m := createRE.FindStringSubmatch(s); m != nil {
 			migTables[m[2]] = s
 		}
