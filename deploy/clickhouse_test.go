@@ -2,13 +2,14 @@ package deploy_test
 
 import (
 	"encoding/xml"
-	"github.com/tally-billing/tally/chstore"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tally-billing/tally/chstore"
 )
 
 // The parts of ClickHouse configuration the tests read.

@@ -50,9 +50,9 @@ type tallyProc struct {
 	ingestKey string
 	chPID     int // the managed ClickHouse child
 
-	log    *logWatcher
-	exited chan struct{} // closed once tally has been reaped
-	waitEr error         // read only after exited is closed
+	log     *logWatcher
+	exited  chan struct{} // closed once tally has been reaped
+	waitErr error         // read only after exited is closed
 }
 
 // tallyOptions say how to start tally.
@@ -63,32 +63,38 @@ type tallyOptions struct {
 	label string   // names the data dir
 }
 
-// startTally starts tally and returns once it is serving. The caller must
-// call stop, also after an error of a later step.
-func startTally(ctx context.Context, opts tallyOptions) (_ *tallyProc, err error) {
+// startTally starts tally and returns once it is serving. On error,
+// whatever was started is stopped again; otherwise the caller must call
+// stop.
+func startTally(ctx context.Context, opts tallyOptions) (*tallyProc, error) {
 	dir, err := os.MkdirTemp("", "tally-bench-"+opts.label+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
 	tp := &tallyProc{dataDir: dir, keep: opts.keep, exited: make(chan struct{})}
-	defer func() {
-		if err != nil {
-			tp.stop()
-		}
-	}()
-	if err := tp.spawn(opts); err != nil {
-		return tp, err
-	}
-	if err := tp.waitServing(ctx); err != nil {
-		return tp, err
-	}
-	if tp.ingestKey, err = ingestKey(filepath.Join(dir, "keys.json")); err != nil {
-		return tp, err
-	}
-	if tp.chPID = findChild(tp.pid(), daemon.LauncherCommand); tp.chPID == 0 {
-		return tp, errors.New("finding the managed clickhouse process: no child runs " + daemon.LauncherCommand)
+	if err := tp.start(ctx, opts); err != nil {
+		_ = tp.stop()
+		return nil, err
 	}
 	return tp, nil
+}
+
+func (tp *tallyProc) start(ctx context.Context, opts tallyOptions) error {
+	if err := tp.spawn(opts); err != nil {
+		return err
+	}
+	if err := tp.waitServing(ctx); err != nil {
+		return err
+	}
+	key, err := ingestKey(filepath.Join(tp.dataDir, "keys.json"))
+	if err != nil {
+		return err
+	}
+	tp.ingestKey = key
+	if tp.chPID = findChild(tp.pid(), daemon.LauncherCommand); tp.chPID == 0 {
+		return errors.New("finding the managed clickhouse process: no child of tally runs " + daemon.LauncherCommand)
+	}
+	return nil
 }
 
 func (tp *tallyProc) spawn(opts tallyOptions) error {
@@ -122,7 +128,7 @@ func (tp *tallyProc) spawn(opts tallyOptions) error {
 	tp.log = newLogWatcher(logFile)
 	go func() {
 		tp.log.consume(stderr)
-		tp.waitEr = cmd.Wait()
+		tp.waitErr = cmd.Wait()
 		logFile.Close()
 		close(tp.exited)
 	}()
@@ -151,7 +157,7 @@ func (tp *tallyProc) waitServing(ctx context.Context) error {
 	select {
 	case <-tp.log.serving:
 	case <-tp.exited:
-		return fmt.Errorf("starting tally: it exited (%v); last log lines:\n%s", tp.waitEr, tp.log.tail())
+		return fmt.Errorf("starting tally: it exited (%v); last log lines:\n%s", tp.waitErr, tp.log.tail())
 	case <-timer.C:
 		return fmt.Errorf("starting tally: not serving after %s; last log lines:\n%s", startTimeout, tp.log.tail())
 	case <-ctx.Done():
@@ -173,7 +179,7 @@ func (tp *tallyProc) waitServing(ctx context.Context) error {
 func (tp *tallyProc) checkAlive() error {
 	select {
 	case <-tp.exited:
-		return fmt.Errorf("tally exited (%v); last log lines:\n%s", tp.waitEr, tp.log.tail())
+		return fmt.Errorf("tally exited (%v); last log lines:\n%s", tp.waitErr, tp.log.tail())
 	default:
 		return nil
 	}
@@ -206,12 +212,12 @@ func (tp *tallyProc) stop() error {
 	var err error
 	select {
 	case <-tp.exited:
-		err = tp.waitEr
+		err = tp.waitErr
 	default:
 		_ = tp.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-tp.exited:
-			err = tp.waitEr
+			err = tp.waitErr
 		case <-time.After(stopTimeout):
 			_ = syscall.Kill(-tp.pid(), syscall.SIGKILL) // tally's own process group
 			<-tp.exited
