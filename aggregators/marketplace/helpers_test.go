@@ -3,12 +3,12 @@ package marketplace_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/internal/moneytest"
 	"github.com/tally-billing/tally/money"
 )
 
@@ -21,38 +21,12 @@ var (
 	jpy = cur("JPY")
 )
 
-// d parses a decimal literal with an optional leading '-'.
-func d(s string) decimal.Decimal {
-	neg := strings.HasPrefix(s, "-")
-	v, err := money.ParseDecimal(strings.TrimPrefix(s, "-"))
-	if err != nil {
-		panic(err)
-	}
-	if neg {
-		v = v.Neg()
-	}
-	return v
-}
-
-func cur(code string) money.Currency {
-	c, err := money.LookupCurrency(code)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
-// ts parses "2026-11-10" or "2026-11-10T12:00:00Z".
-func ts(s string) time.Time {
-	if len(s) == 10 {
-		s += "T00:00:00Z"
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t.UTC()
-}
+// Literal helpers shared with the other money tests.
+var (
+	d   = moneytest.D
+	cur = moneytest.Cur
+	ts  = moneytest.TS
+)
 
 func sale(provider, order, at string, c money.Currency, gross, tax string) marketplace.Sale {
 	return marketplace.Sale{EventID: "ev-" + order, Provider: provider, OrderID: order, CourseID: "course-" + order,

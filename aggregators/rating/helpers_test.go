@@ -4,50 +4,25 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators"
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/internal/moneytest"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/schemas"
 )
 
 var book = pricebook.Default()
 
-func d(s string) decimal.Decimal {
-	neg := strings.HasPrefix(s, "-")
-	v, err := money.ParseDecimal(strings.TrimPrefix(s, "-"))
-	if err != nil {
-		panic(err)
-	}
-	if neg {
-		v = v.Neg()
-	}
-	return v
-}
-
-func cur(code string) money.Currency {
-	c, err := money.LookupCurrency(code)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
-// ts parses "2026-11-10" or "2026-11-10T12:00:00Z".
-func ts(s string) time.Time {
-	if len(s) == 10 {
-		s += "T00:00:00Z"
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t.UTC()
-}
+// Literal helpers shared with the other money tests.
+var (
+	d   = moneytest.D
+	cur = moneytest.Cur
+	ts  = moneytest.TS
+)
 
 func per(s string) rating.Period {
 	p, err := rating.ParsePeriod(s)
