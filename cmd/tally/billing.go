@@ -22,9 +22,6 @@ func newCloseCmd() *cobra.Command {
 		Short: "Close a billing period: rate, finalize and send every tenant's invoices (idempotent)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			p, err := billing.ParsePeriod(period)
 			if err != nil {
 				return err
@@ -53,9 +50,6 @@ func newInvoicesCmd() *cobra.Command {
 		Short: "List invoices with their lines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			q := url.Values{}
 			if tenant != "" {
 				q.Set("tenant", tenant)
@@ -90,9 +84,6 @@ func newUnbilledCmd() *cobra.Command {
 		Short: "Show usage of a period that no invoice covers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			p, err := billing.ParsePeriod(period)
 			if err != nil {
 				return err

@@ -49,9 +49,6 @@ are reported and counted as rejected, the rest are sent in batches of up to
 duplicate.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			in, size, name, err := openInput(args)
 			if err != nil {
 				return err

@@ -127,3 +127,19 @@ func TestEnvBinding(t *testing.T) {
 		t.Error("a bad TALLY_SINK_MAX_BATCH was accepted")
 	}
 }
+
+// TestRootBindsEnvForEveryCommand runs a command through the root: its
+// flags take TALLY_* values without the command doing anything.
+func TestRootBindsEnvForEveryCommand(t *testing.T) {
+	t.Setenv("TALLY_TENANT", "tenant-from-env")
+	t.Setenv("TALLY_KEY", "a-key-from-the-environment-0123")
+	t.Setenv("TALLY_URL", "http://127.0.0.1:1") // nothing listens there
+	root := newRootCmd()
+	root.SetArgs([]string{"usage"})
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	err := root.Execute()
+	if err == nil || strings.Contains(err.Error(), "--tenant is required") || !strings.Contains(err.Error(), "tenant-from-env") {
+		t.Fatalf("err %v: want a connection error for the tenant from TALLY_TENANT", err)
+	}
+}

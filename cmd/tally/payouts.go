@@ -22,9 +22,6 @@ func newBalanceCmd() *cobra.Command {
 		Short: "Show a provider's held, available and paid balances",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			if provider == "" {
 				return fmt.Errorf("--provider is required")
 			}
@@ -56,9 +53,6 @@ func newPayoutsRunCmd() *cobra.Command {
 		Short: "Pay every KYC-verified provider its available balance as of an instant (idempotent)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			if asOf == "" {
 				return fmt.Errorf("--as-of is required")
 			}
@@ -86,9 +80,6 @@ func newPayoutsListCmd() *cobra.Command {
 		Short: "List payouts with their statements",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			return query(cmd, &cf, http.MethodGet, "/v1/payouts?provider="+url.QueryEscape(provider), auth.RoleFinance, func(w io.Writer, res struct {
 				Payouts []payouts.Payout `json:"payouts"`
 			}) {

@@ -26,9 +26,6 @@ func newReportCmd() *cobra.Command {
 		Short: "Show a month's finance figures: billed revenue, discounts, MRR/ARR, AI credits, marketplace, provider liabilities",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			p, err := billing.ParsePeriod(period)
 			if err != nil {
 				return err

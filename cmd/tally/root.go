@@ -17,6 +17,8 @@ func newRootCmd() *cobra.Command {
 		Short:         "Tally: usage metering and billing on NATS JetStream and ClickHouse",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		// Every command's flags take their TALLY_* environment values.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return bindEnv(cmd) },
 	}
 	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newCloseCmd(), newInvoicesCmd(), newUnbilledCmd(), newBalanceCmd(), newPayoutsCmd(), newReportCmd(),
 		newVersionCmd(), newLauncherCmd())

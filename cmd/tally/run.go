@@ -25,9 +25,6 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 --keys-file on a loopback address, a dev keys file is created in the data dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			log, err := newLogger(logLevel)
 			if err != nil {
 				return err

@@ -22,9 +22,6 @@ func newUsageCmd() *cobra.Command {
 		Short: "Show a tenant's usage per meter (needs a finance key)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			if tenant == "" {
 				return fmt.Errorf("--tenant is required")
 			}
