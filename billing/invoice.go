@@ -80,17 +80,6 @@ type InvoiceFilter struct {
 	ID     string
 }
 
-// FormatAmount writes an amount with exactly the currency's minor-unit
-// digits ("199.00" USD, "2251" JPY); an unknown currency keeps the
-// amount's own digits.
-func FormatAmount(d decimal.Decimal, currency string) string {
-	c, err := money.LookupCurrency(currency)
-	if err != nil {
-		return d.String()
-	}
-	return c.Format(d)
-}
-
 // MarshalJSON writes amounts as decimal strings with the currency's
 // minor-unit digits; quantities and unit prices keep theirs.
 func (inv Invoice) MarshalJSON() ([]byte, error) {
@@ -108,12 +97,12 @@ func (inv Invoice) MarshalJSON() ([]byte, error) {
 	}{
 		invoice:  invoice(inv),
 		Lines:    make([]line, len(inv.Lines)),
-		Subtotal: FormatAmount(inv.Subtotal, inv.Currency),
-		Discount: FormatAmount(inv.Discount, inv.Currency),
-		Total:    FormatAmount(inv.Total, inv.Currency),
+		Subtotal: money.FormatCode(inv.Subtotal, inv.Currency),
+		Discount: money.FormatCode(inv.Discount, inv.Currency),
+		Total:    money.FormatCode(inv.Total, inv.Currency),
 	}
 	for i, l := range inv.Lines {
-		out.Lines[i] = line{Line: l, Amount: FormatAmount(l.Amount, inv.Currency)}
+		out.Lines[i] = line{Line: l, Amount: money.FormatCode(l.Amount, inv.Currency)}
 	}
 	return json.Marshal(out)
 }

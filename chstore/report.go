@@ -7,8 +7,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/finance"
+	"github.com/tally-billing/tally/money"
 )
 
 // finance.Report reads period's figures (YYYY-MM, validated by the caller)
@@ -19,7 +19,7 @@ func (s *Store) FinanceReport(ctx context.Context, period string) (finance.Repor
 		MRR: []finance.MRRRow{}, AICredits: []finance.AICreditRow{}, AIAllowance: []finance.AIAllowanceRow{}, Marketplace: []finance.MarketplaceRow{},
 		Liabilities: []finance.LiabilityRow{},
 	}
-	amount := billing.FormatAmount
+	amount := money.FormatCode
 
 	totals := map[string]decimal.Decimal{}
 	err := s.each(ctx, "billed revenue", `

@@ -75,3 +75,13 @@ func pow10(n int64) *big.Int {
 // Format writes d with exactly the currency's minor-unit digits ("199.00"
 // USD, "2251" JPY), rounding half-to-even if d has more.
 func (c Currency) Format(d decimal.Decimal) string { return d.StringFixedBank(c.MinorUnits) }
+
+// FormatCode is Format for a currency given by its ISO 4217 code; an
+// unknown code keeps the amount's own digits.
+func FormatCode(d decimal.Decimal, code string) string {
+	c, err := LookupCurrency(code)
+	if err != nil {
+		return d.String()
+	}
+	return c.Format(d)
+}

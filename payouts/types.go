@@ -69,15 +69,6 @@ type RunResult struct {
 	AlreadyRun bool `json:"already_run"`
 }
 
-// formatAmount writes an amount with the currency's minor-unit digits.
-func formatAmount(d decimal.Decimal, currency string) string {
-	c, err := money.LookupCurrency(currency)
-	if err != nil {
-		return d.String()
-	}
-	return c.Format(d)
-}
-
 // MarshalJSON writes the amounts with the currency's minor-unit digits.
 func (b Balance) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
@@ -85,7 +76,7 @@ func (b Balance) MarshalJSON() ([]byte, error) {
 		Held      string `json:"held"`
 		Available string `json:"available"`
 		Paid      string `json:"paid"`
-	}{b.Currency, formatAmount(b.Held, b.Currency), formatAmount(b.Available, b.Currency), formatAmount(b.Paid, b.Currency)})
+	}{b.Currency, money.FormatCode(b.Held, b.Currency), money.FormatCode(b.Available, b.Currency), money.FormatCode(b.Paid, b.Currency)})
 }
 
 // MarshalJSON writes the amounts with the currency's minor-unit digits.
@@ -99,9 +90,9 @@ func (p Payout) MarshalJSON() ([]byte, error) {
 		payout
 		Amount    string `json:"amount"`
 		Statement []line `json:"statement"`
-	}{payout: payout(p), Amount: formatAmount(p.Amount, p.Currency), Statement: make([]line, len(p.Statement))}
+	}{payout: payout(p), Amount: money.FormatCode(p.Amount, p.Currency), Statement: make([]line, len(p.Statement))}
 	for i, l := range p.Statement {
-		out.Statement[i] = line{StatementLine: l, Amount: formatAmount(l.Amount, p.Currency)}
+		out.Statement[i] = line{StatementLine: l, Amount: money.FormatCode(l.Amount, p.Currency)}
 	}
 	return json.Marshal(out)
 }

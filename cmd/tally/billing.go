@@ -12,6 +12,7 @@ import (
 
 	"github.com/tally-billing/tally/auth"
 	"github.com/tally-billing/tally/billing"
+	"github.com/tally-billing/tally/money"
 )
 
 func newCloseCmd() *cobra.Command {
@@ -110,7 +111,7 @@ func printInvoiceTable(w io.Writer, invs []billing.Invoice) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INVOICE\tTENANT\tKIND\tPERIOD\tTOTAL\tSTATUS")
 	for _, inv := range invs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t%s\n", inv.ID, inv.Tenant, inv.Kind, inv.Period, billing.FormatAmount(inv.Total, inv.Currency), inv.Currency, inv.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t%s\n", inv.ID, inv.Tenant, inv.Kind, inv.Period, money.FormatCode(inv.Total, inv.Currency), inv.Currency, inv.Status)
 	}
 	tw.Flush()
 }
@@ -126,11 +127,11 @@ func printInvoice(w io.Writer, inv billing.Invoice) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "  KIND\tDESCRIPTION\tQUANTITY\tUNIT PRICE\tAMOUNT\tPERIOD\tFLAGS\t")
 	for _, l := range inv.Lines {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", l.Kind, l.Description, l.Quantity, l.UnitPrice, billing.FormatAmount(l.Amount, inv.Currency), l.Period, strings.Join(l.Flags, ","))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", l.Kind, l.Description, l.Quantity, l.UnitPrice, money.FormatCode(l.Amount, inv.Currency), l.Period, strings.Join(l.Flags, ","))
 	}
-	fmt.Fprintf(tw, "  \t\t\t\tsubtotal %s\t\t\t\n", billing.FormatAmount(inv.Subtotal, inv.Currency))
-	fmt.Fprintf(tw, "  \t\t\t\tdiscount %s\t\t\t\n", billing.FormatAmount(inv.Discount, inv.Currency))
-	fmt.Fprintf(tw, "  \t\t\t\ttotal %s %s\t\t\t\n", billing.FormatAmount(inv.Total, inv.Currency), inv.Currency)
+	fmt.Fprintf(tw, "  \t\t\t\tsubtotal %s\t\t\t\n", money.FormatCode(inv.Subtotal, inv.Currency))
+	fmt.Fprintf(tw, "  \t\t\t\tdiscount %s\t\t\t\n", money.FormatCode(inv.Discount, inv.Currency))
+	fmt.Fprintf(tw, "  \t\t\t\ttotal %s %s\t\t\t\n", money.FormatCode(inv.Total, inv.Currency), inv.Currency)
 	tw.Flush()
 	fmt.Fprintln(w)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tally-billing/tally/auth"
-	"github.com/tally-billing/tally/billing"
+	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/payouts"
 )
 
@@ -98,8 +98,8 @@ func printBalances(w io.Writer, b payouts.Balances) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "CURRENCY\tHELD\tAVAILABLE\tPAID\t")
 	for _, x := range b.Balances {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Currency, billing.FormatAmount(x.Held, x.Currency),
-			billing.FormatAmount(x.Available, x.Currency), billing.FormatAmount(x.Paid, x.Currency))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Currency, money.FormatCode(x.Held, x.Currency),
+			money.FormatCode(x.Available, x.Currency), money.FormatCode(x.Paid, x.Currency))
 	}
 	tw.Flush()
 }
@@ -110,7 +110,7 @@ func printPayouts(w io.Writer, list []payouts.Payout) {
 		return
 	}
 	for _, p := range list {
-		fmt.Fprintf(w, "%s  %s  %s %s  %s  to %s  as of %s\n", p.ID, p.Provider, billing.FormatAmount(p.Amount, p.Currency), p.Currency,
+		fmt.Fprintf(w, "%s  %s  %s %s  %s  to %s  as of %s\n", p.ID, p.Provider, money.FormatCode(p.Amount, p.Currency), p.Currency,
 			p.Status, p.Account, p.AsOf.Format("2006-01-02 15:04:05Z07:00"))
 		if p.StatusReason != "" {
 			fmt.Fprintf(w, "  reason: %s\n", p.StatusReason)
@@ -120,7 +120,7 @@ func printPayouts(w io.Writer, list []payouts.Payout) {
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, l := range p.Statement {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", l.Kind, l.Ref, l.At.Format("2006-01-02 15:04:05Z07:00"), l.Description, billing.FormatAmount(l.Amount, p.Currency))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", l.Kind, l.Ref, l.At.Format("2006-01-02 15:04:05Z07:00"), l.Description, money.FormatCode(l.Amount, p.Currency))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
