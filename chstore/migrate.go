@@ -21,10 +21,45 @@ type Migration struct {
 	Statements []string
 }
 
-// Migrations returns the embedded migrations in version order. A file is
-// named NNNN_name.sql; statements are separated by a semicolon at the end
-// of a line.
-func Migrations() ([]Migration, error) {
+// migrationsTableDDL creates tally_migrations, the record of applied
+// migrations, with the placeholders of cluster.go: on a cluster it is
+// replicated and read through a Distributed table like every other table.
+const migrationsTableDDL = `CREATE TABLE IF NOT EXISTS {table:tally_migrations}{on_cluster}
+(
+    version    UInt32,
+    name       String,
+    applied_at DateTime64(3, 'UTC')
+)
+ENGINE = {engine:ReplacingMergeTree}
+ORDER BY version;
+
+{distributed:tally_migrations SHARD BY cityHash64(version)};`
+
+// Migrations returns the embedded migrations in version order, rendered
+// for a single server. A file is named NNNN_name.sql; statements are
+// separated by a semicolon at the end of a line.
+func Migrations() ([]Migration, error) { return RenderMigrations("") }
+
+// RenderMigrations returns the embedded migrations in version order,
+// rendered for the named ClickHouse cluster, or for a single server when
+// cluster is empty (see cluster.go).
+func RenderMigrations(cluster string) ([]Migration, error) {
+	migs, err := rawMigrations()
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range migs {
+		stmts, err := renderStatements(m.Statements, cluster)
+		if err != nil {
+			return nil, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		migs[i].Statements = stmts
+	}
+	return migs, nil
+}
+
+// rawMigrations reads the migration files, placeholders and all.
+func rawMigrations() ([]Migration, error) {
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("reading migrations: %w", err)
@@ -80,23 +115,24 @@ func SplitStatements(sql string) []string {
 // Migrate applies every migration not yet recorded in tally_migrations, in
 // order, and records it. Statements are idempotent (IF NOT EXISTS), so two
 // replicas migrating at once, or a crash between a statement and its
-// record, do no harm.
+// record, do no harm. With Config.Cluster set, the migrations are rendered
+// for that cluster (ON CLUSTER, Replicated tables, Distributed tables; see
+// cluster.go): each statement returns once every server has run it.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS tally_migrations
-(
-    version    UInt32,
-    name       String,
-    applied_at DateTime64(3, 'UTC')
-)
-ENGINE = ReplacingMergeTree
-ORDER BY version`); err != nil {
-		return fmt.Errorf("creating migrations table: %w", err)
+	table, err := renderStatements(SplitStatements(migrationsTableDDL), s.cluster)
+	if err != nil {
+		return fmt.Errorf("rendering migrations table: %w", err)
+	}
+	for _, stmt := range table {
+		if err := s.conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("creating migrations table: %w", err)
+		}
 	}
 	applied, err := s.AppliedMigrations(ctx)
 	if err != nil {
 		return err
 	}
-	migs, err := Migrations()
+	migs, err := RenderMigrations(s.cluster)
 	if err != nil {
 		return err
 	}

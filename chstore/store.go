@@ -19,7 +19,12 @@ type Config struct {
 	DialTimeout time.Duration
 	// MaxOpenConns bounds the connection pool (default 8).
 	MaxOpenConns int
-	Logger       zerolog.Logger
+	// Cluster is the ClickHouse cluster (<remote_servers> name) the schema
+	// is rendered for: Replicated tables created ON CLUSTER with a
+	// Distributed table under each name Tally queries (see cluster.go).
+	// Empty: one server, plain tables.
+	Cluster string
+	Logger  zerolog.Logger
 }
 
 // Validate reports a configuration that cannot work.
@@ -27,13 +32,19 @@ func (c Config) Validate() error {
 	if c.DSN == "" {
 		return errors.New("chstore: DSN is required")
 	}
+	if c.Cluster != "" {
+		if err := ValidateClusterName(c.Cluster); err != nil {
+			return fmt.Errorf("chstore: %w", err)
+		}
+	}
 	return nil
 }
 
 // Store is a connection pool to ClickHouse with Tally's queries.
 type Store struct {
-	conn driver.Conn
-	log  zerolog.Logger
+	conn    driver.Conn
+	log     zerolog.Logger
+	cluster string
 }
 
 // Open connects to ClickHouse and checks the connection.
@@ -55,11 +66,25 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	} else {
 		opts.MaxOpenConns = 8
 	}
+	if cfg.Cluster != "" {
+		// An insert into a Distributed table returns only once every shard
+		// has stored its rows: the sink acknowledges JetStream after it.
+		if opts.Settings == nil {
+			opts.Settings = clickhouse.Settings{}
+		}
+		opts.Settings["distributed_foreground_insert"] = 1
+		// The finance views filter and join Distributed tables with
+		// subqueries on Distributed tables. GLOBAL runs each such subquery
+		// once, over the whole cluster, and sends its result to the shards:
+		// the answer a single server gives. ClickHouse's default refuses
+		// these queries.
+		opts.Settings["distributed_product_mode"] = "global"
+	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening clickhouse: %w", err)
 	}
-	s := &Store{conn: conn, log: cfg.Logger.With().Str("component", "chstore").Logger()}
+	s := &Store{conn: conn, log: cfg.Logger.With().Str("component", "chstore").Logger(), cluster: cfg.Cluster}
 	if err := s.Ping(ctx); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -77,6 +102,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Conn exposes the underlying connection for read-only tooling and tests.
 func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Cluster is the ClickHouse cluster the schema is rendered for ("": one
+// server).
+func (s *Store) Cluster() string { return s.cluster }
 
 // Close closes the pool.
 func (s *Store) Close() error { return s.conn.Close() }

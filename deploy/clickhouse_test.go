@@ -224,94 +224,20 @@ func TestClickHouseKeeper(t *testing.T) {
 	mustContainAll(t, "keeper.xml nodes vs keeper raft hosts", zkHosts, hosts)
 }
 
-var (
-	createRE      = regexp.MustCompile(`(?is)^CREATE\s+(TABLE|MATERIALIZED\s+VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)(.*)$`)
-	onClusterRE   = regexp.MustCompile(`(?i)\bON\s+CLUSTER\s+(\w+)`)
-	replicatedRE  = regexp.MustCompile(`(?i)ENGINE\s*=\s*Replicated\w*MergeTree\(\s*'([^']+)'\s*,\s*'\{replica\}'`)
-	distributedRE = regexp.MustCompile(`(?i)ENGINE\s*=\s*Distributed\(\s*(\w+)\s*,\s*[\w()]+\s*,\s*(\w+)`)
-	columnRE      = regexp.MustCompile(`(?m)^\s+(\w+)\s+[A-Z]\w*`)
-)
-
-// columns lists the column names of a CREATE TABLE (name, type) list.
-func columns(stmt string) []string {
-	open := strings.Index(stmt, "(")
-	end := strings.Index(stmt, "\n)")
-	if open < 0 || end < open {
-		return nil
-	}
-	var out []string
-	for _, m := range columnRE.FindAllStringSubmatch(stmt[open+1:end], -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
-
+// The cluster DDL file is the output of `tally migrations render
+// --clickhouse-cluster <the cluster of cluster.xml>`; chstore's tests check
+// the rendering itself.
 func TestExampleReplicatedDDL(t *testing.T) {
 	cluster := clickhouseCluster(t).XMLName.Local
-	stmts := chstore.SplitStatements(string(readFile(t, "clickhouse/example-replicated-ddl.sql")))
-	created := map[string]string{}
-	var replicated, distributed int
-	for _, s := range stmts {
-		m := createRE.FindStringSubmatch(s)
-		if m == nil {
-			t.Errorf("not a CREATE TABLE or MATERIALIZED VIEW: %.60q", s)
-			continue
-		}
-		name := m[2]
-		created[name] = s
-		if oc := onClusterRE.FindStringSubmatch(s); oc == nil || oc[1] != cluster {
-			t.Errorf("%s: want ON CLUSTER %s", name, cluster)
-		}
-		if strings.Contains(strings.ToUpper(m[1]), "VIEW") {
-			continue
-		}
-		switch {
-		case replicatedRE.MatchString(s):
-			replicated++
-			p := replicatedRE.FindStringSubmatch(s)[1]
-			for _, macro := range []string{"{shard}", "{database}"} {
-				if !strings.Contains(p, macro) {
-					t.Errorf("%s: Keeper path %q lacks %s", name, p, macro)
-				}
-			}
-			if !strings.HasSuffix(name, "_local") {
-				t.Errorf("%s: a replicated table should be <table>_local", name)
-			}
-			if strings.Contains(s, "non_replicated_deduplication_window") {
-				t.Errorf("%s: use replicated_deduplication_window on a replicated table", name)
-			}
-		case distributedRE.MatchString(s):
-			distributed++
-			d := distributedRE.FindStringSubmatch(s)
-			if d[1] != cluster {
-				t.Errorf("%s: Distributed over cluster %q, want %q", name, d[1], cluster)
-			}
-			if _, ok := created[d[2]]; !ok || d[2] != name+"_local" {
-				t.Errorf("%s: Distributed over %q, want %s_local created before it", name, d[2], name)
-			}
-		default:
-			t.Errorf("%s: want a Replicated*MergeTree or Distributed engine", name)
-		}
+	want, err := chstore.RenderScript(cluster)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if replicated == 0 || distributed == 0 {
-		t.Errorf("want ReplicatedMergeTree and Distributed tables, got %d and %d", replicated, distributed)
+	if got := string(readFile(t, "clickhouse/example-replicated-ddl.sql")); got != want {
+		t.Errorf("clickhouse/example-replicated-ddl.sql is out of date; regenerate it from the repository root:\n"+
+			"  go run ./cmd/tally migrations render --clickhouse-cluster %s > deploy/clickhouse/example-replicated-ddl.sql", cluster)
 	}
-
-	// The example keeps the columns of the migration it shows.
-	mig := string(readFile(t, filepath.Join(repoRoot(t), "chstore/migrations/0001_events.sql")))
-	migTables := map[string]string{}
-	for _, s := range chstore.SplitStatements(mig) {
-		if m := createRE.FindStringSubmatch(s); m != nil {
-			migTables[m[2]] = s
-		}
-	}
-	for _, table := range []string{"events", "event_ids"} {
-		want := columns(migTables[table])
-		if len(want) == 0 {
-			t.Fatalf("no columns found for %s in 0001_events.sql", table)
-		}
-		if got := columns(created[table+"_local"]); strings.Join(got, ",") != strings.Join(want, ",") {
-			t.Errorf("%s_local columns %v, migration's %s has %v", table, got, table, want)
-		}
+	if !strings.Contains(want, "ON CLUSTER '"+cluster+"'") {
+		t.Errorf("rendered DDL does not use the cluster %q of cluster.xml", cluster)
 	}
 }

@@ -1,7 +1,7 @@
 -- Invoices, one row per invoice version: a status change inserts the
 -- invoice again with a higher `version`; readers use FINAL (or argMax by
 -- version) to see the latest. Lines never change once finalized.
-CREATE TABLE IF NOT EXISTS invoices
+CREATE TABLE IF NOT EXISTS {table:invoices}{on_cluster}
 (
     invoice_id          String COMMENT 'Tally invoice id, deterministic from tenant, period and kind',
     tenant              String,
@@ -19,10 +19,11 @@ CREATE TABLE IF NOT EXISTS invoices
     issued_at           DateTime64(3, 'UTC'),
     version             UInt64 COMMENT 'increases with every status change'
 )
-ENGINE = ReplacingMergeTree(version)
+ENGINE = {engine:ReplacingMergeTree(version)}
 ORDER BY invoice_id;
+{distributed:invoices SHARD BY cityHash64(invoice_id)};
 
-CREATE TABLE IF NOT EXISTS invoice_lines
+CREATE TABLE IF NOT EXISTS {table:invoice_lines}{on_cluster}
 (
     invoice_id   String,
     line_no      UInt32,
@@ -37,26 +38,29 @@ CREATE TABLE IF NOT EXISTS invoice_lines
     period       String COMMENT 'the period this line bills; for adjustments the original period',
     flags        Array(LowCardinality(String)) COMMENT 'e.g. over_limit'
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (invoice_id, line_no);
+{distributed:invoice_lines SHARD BY cityHash64(invoice_id)};
 
 -- One Stripe customer per tenant, remembered so it is never created twice.
-CREATE TABLE IF NOT EXISTS stripe_customers
+CREATE TABLE IF NOT EXISTS {table:stripe_customers}{on_cluster}
 (
     tenant       String,
     customer_id  String,
     created_at   DateTime64(3, 'UTC')
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {engine:ReplacingMergeTree}
 ORDER BY tenant;
+{distributed:stripe_customers SHARD BY cityHash64(tenant)};
 
 -- Closed periods: a period close records itself here when every tenant's
 -- invoice is finalized; a second close of the same period changes nothing.
-CREATE TABLE IF NOT EXISTS closed_periods
+CREATE TABLE IF NOT EXISTS {table:closed_periods}{on_cluster}
 (
     period      String,
     closed_at   DateTime64(3, 'UTC'),
     invoices    UInt32
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {engine:ReplacingMergeTree}
 ORDER BY period;
+{distributed:closed_periods SHARD BY cityHash64(period)};

@@ -2,7 +2,7 @@
 -- reversal, hold release, payout, clawback), append-only. Entries are
 -- derived deterministically from events and payouts, with deterministic
 -- ids, so deriving them again inserts identical rows that fold together.
-CREATE TABLE IF NOT EXISTS ledger
+CREATE TABLE IF NOT EXISTS {table:ledger}{on_cluster}
 (
     entry_id     String,
     provider     String,
@@ -17,11 +17,12 @@ CREATE TABLE IF NOT EXISTS ledger
     revises      String COMMENT 'on a correction: the entry it corrects',
     recorded_at  DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (provider, currency, entry_id);
+{distributed:ledger SHARD BY cityHash64(provider)};
 
 -- Payouts, one row per version (FINAL gives the latest status).
-CREATE TABLE IF NOT EXISTS payouts
+CREATE TABLE IF NOT EXISTS {table:payouts}{on_cluster}
 (
     payout_id          String,
     provider           String,
@@ -35,10 +36,11 @@ CREATE TABLE IF NOT EXISTS payouts
     failed_at          DateTime64(9, 'UTC') COMMENT 'when a refused transfer gave the money back',
     version            UInt64
 )
-ENGINE = ReplacingMergeTree(version)
+ENGINE = {engine:ReplacingMergeTree(version)}
 ORDER BY payout_id;
+{distributed:payouts SHARD BY cityHash64(payout_id)};
 
-CREATE TABLE IF NOT EXISTS payout_statement_lines
+CREATE TABLE IF NOT EXISTS {table:payout_statement_lines}{on_cluster}
 (
     payout_id    String,
     line_no      UInt32,
@@ -48,14 +50,16 @@ CREATE TABLE IF NOT EXISTS payout_statement_lines
     at           DateTime64(9, 'UTC'),
     amount       Decimal(38, 9)
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (payout_id, line_no);
+{distributed:payout_statement_lines SHARD BY cityHash64(payout_id)};
 
-CREATE TABLE IF NOT EXISTS payout_runs
+CREATE TABLE IF NOT EXISTS {table:payout_runs}{on_cluster}
 (
     as_of    DateTime64(9, 'UTC'),
     run_at   DateTime64(3, 'UTC'),
     payouts  UInt32
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {engine:ReplacingMergeTree}
 ORDER BY as_of;
+{distributed:payout_runs SHARD BY cityHash64(as_of)};

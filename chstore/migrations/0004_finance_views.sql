@@ -11,7 +11,7 @@
 -- subscription in effect when it was issued: the latest subscription.started
 -- or subscription.changed event at or before issued_at (for a monthly
 -- invoice, strictly before the end of its period).
-CREATE VIEW IF NOT EXISTS finance_invoices AS
+CREATE VIEW IF NOT EXISTS finance_invoices{on_cluster} AS
 SELECT
     i.invoice_id AS invoice_id,
     i.tenant AS tenant,
@@ -52,7 +52,7 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- Billed revenue: invoice lines summed by the invoice's period, currency,
 -- plan and term, the invoice kind and the line kind (adjusts: for
 -- adjustment lines, the kind adjusted).
-CREATE VIEW IF NOT EXISTS finance_billed_revenue AS
+CREATE VIEW IF NOT EXISTS finance_billed_revenue{on_cluster} AS
 SELECT
     i.period AS period,
     i.currency AS currency,
@@ -74,7 +74,7 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- discounted (monthly, annual, multi_year, from the line item). Upgrade
 -- credits give part of an earlier discount back (credit = 1, negative
 -- discount_given).
-CREATE VIEW IF NOT EXISTS finance_discounts AS
+CREATE VIEW IF NOT EXISTS finance_discounts{on_cluster} AS
 SELECT
     i.period AS period,
     i.currency AS currency,
@@ -105,7 +105,7 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- plan: from the base line's item (credit lines of an upgrade count against
 -- the old plan), else the plan of finance_invoices; term: monthly for
 -- monthly invoices, else from the base line's description.
-CREATE VIEW IF NOT EXISTS finance_mrr_tenants AS
+CREATE VIEW IF NOT EXISTS finance_mrr_tenants{on_cluster} AS
 SELECT
     period,
     tenant,
@@ -160,7 +160,7 @@ GROUP BY period, tenant, currency, plan, term
 SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- MRR and ARR by month, currency, plan and term.
-CREATE VIEW IF NOT EXISTS finance_mrr AS
+CREATE VIEW IF NOT EXISTS finance_mrr{on_cluster} AS
 SELECT
     t.period AS period,
     t.currency AS currency,
@@ -175,7 +175,7 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- AI credits consumed by month, tenant, feature and model (every
 -- ai.credits.consumed event, subscribed or not).
-CREATE VIEW IF NOT EXISTS finance_ai_credits AS
+CREATE VIEW IF NOT EXISTS finance_ai_credits{on_cluster} AS
 SELECT
     formatDateTime(time, '%Y-%m') AS period,
     subject AS tenant,
@@ -195,7 +195,7 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- no overage line every credit consumed is counted as within the
 -- allowance; without a monthly invoice (not subscribed, or the month not
 -- closed) nothing is.
-CREATE VIEW IF NOT EXISTS finance_ai_allowance AS
+CREATE VIEW IF NOT EXISTS finance_ai_allowance{on_cluster} AS
 SELECT
     period,
     tenant,
@@ -254,7 +254,7 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- (aggregators/marketplace/README.md: every amount is the change to the
 -- account its kind names). net = GMV − refunds − tax = platform fee +
 -- provider share; take_rate = platform fee ÷ net.
-CREATE VIEW IF NOT EXISTS finance_marketplace AS
+CREATE VIEW IF NOT EXISTS finance_marketplace{on_cluster} AS
 SELECT
     period,
     currency,
@@ -293,7 +293,7 @@ FROM
 -- owed_to_providers = held + available (what Tally still owes, net);
 -- negative_balance = the part of available below 0 (owed by the
 -- provider). For a month without a row use the latest earlier row.
-CREATE VIEW IF NOT EXISTS finance_provider_balances AS
+CREATE VIEW IF NOT EXISTS finance_provider_balances{on_cluster} AS
 SELECT
     provider,
     currency,
@@ -345,7 +345,7 @@ FROM
 
 -- Provider liabilities now: the latest row of finance_provider_balances
 -- (the ledger holds effects up to the as-of time of the latest payout run).
-CREATE VIEW IF NOT EXISTS finance_provider_liabilities AS
+CREATE VIEW IF NOT EXISTS finance_provider_liabilities{on_cluster} AS
 SELECT
     provider,
     currency,
@@ -361,7 +361,7 @@ GROUP BY provider, currency;
 -- Reconciliation, billing side: one row per invoice line with the events
 -- that feed it (same tenant, the month the line bills, the event types of
 -- its meter), the invoice and its Stripe ids.
-CREATE VIEW IF NOT EXISTS finance_invoice_chain AS
+CREATE VIEW IF NOT EXISTS finance_invoice_chain{on_cluster} AS
 SELECT
     l.tenant AS tenant,
     l.month AS period,
@@ -427,7 +427,7 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- statement lines of the payout that name the order or one of its
 -- refunds, the payout and its Stripe transfer. An order not paid out yet
 -- has one row with an empty payout_id.
-CREATE VIEW IF NOT EXISTS finance_payout_chain AS
+CREATE VIEW IF NOT EXISTS finance_payout_chain{on_cluster} AS
 SELECT
     o.provider AS provider,
     o.currency AS currency,
@@ -482,7 +482,7 @@ LEFT JOIN
 
 -- Complement of GET /v1/unbilled: tenants with usage events (AI credits,
 -- packs, seats) in a month and no invoice at all for that period.
-CREATE VIEW IF NOT EXISTS finance_unbilled_tenants AS
+CREATE VIEW IF NOT EXISTS finance_unbilled_tenants{on_cluster} AS
 SELECT
     formatDateTime(time, '%Y-%m') AS period,
     subject AS tenant,
