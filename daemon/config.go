@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/pipeline"
 )
 
@@ -34,6 +35,11 @@ type Config struct {
 	ClickHouseDSN string
 	// ChdbLib is the path to libchdb.so (default: found by chlocal).
 	ChdbLib string
+	// ClickHouseCluster renders the schema for this ClickHouse cluster
+	// (ON CLUSTER, Replicated tables, Distributed tables; see
+	// docs/clickhouse.md). Needs ClickHouseDSN: the managed local
+	// ClickHouse is a single server.
+	ClickHouseCluster string
 	// StripeKey, StripeAPIBase and PriceBook are taken now and used by
 	// billing; with no Stripe key invoices and payouts are a dry run.
 	StripeKey     string
@@ -54,6 +60,13 @@ type Config struct {
 	// SinkMaxBatch and SinkMaxWait tune the ClickHouse sink batches.
 	SinkMaxBatch int
 	SinkMaxWait  time.Duration
+	// AckWait is how long JetStream waits for a consumer's ack before it
+	// redelivers, e.g. the batch of a replica that was killed (default 2m;
+	// every replica must use the same value).
+	AckWait time.Duration
+	// SchedulerCheck is how often the close and payout schedulers look and
+	// renew their lease (default 1m; it must stay well below the lease's 2m).
+	SchedulerCheck time.Duration
 
 	// LauncherExecutable and LauncherArgs start the managed ClickHouse
 	// child (default: this binary with the hidden launcher subcommand).
@@ -118,8 +131,19 @@ func (c Config) Validate() error {
 	if err := c.Topology.Validate(); err != nil {
 		return err
 	}
+	if c.ClickHouseCluster != "" {
+		if c.ClickHouseDSN == "" {
+			return fmt.Errorf("%w: the managed local ClickHouse is a single server", ErrClusterNeedsDSN)
+		}
+		if err := chstore.ValidateClusterName(c.ClickHouseCluster); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// ErrClusterNeedsDSN refuses a ClickHouse cluster without an external DSN.
+var ErrClusterNeedsDSN = errors.New("--clickhouse-cluster needs --clickhouse-dsn")
 
 // ErrNoKeys refuses to serve a non-loopback address without a keys file.
 var ErrNoKeys = errors.New("a keys file (--keys-file) is required")

@@ -182,7 +182,7 @@ func (d *Daemon) startClickHouse(ctx context.Context) error {
 		d.log.Info().Str("dsn", dsn).Str("log", srv.LogFile()).Msg("managed clickhouse started")
 	}
 	d.chDSN = dsn
-	store, err := chstore.Open(ctx, chstore.Config{DSN: dsn, Logger: d.log})
+	store, err := chstore.Open(ctx, chstore.Config{DSN: dsn, Cluster: d.cfg.ClickHouseCluster, Logger: d.log})
 	if err != nil {
 		return err
 	}
@@ -253,6 +253,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Billing:     bill,
 		Marketplace: market,
 		Reports:     d.store,
+		Trends:      d.store,
 		Ready:       d.ready,
 		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Now:         d.cfg.Now,
@@ -322,13 +323,13 @@ func (d *Daemon) startSchedulers(ctx context.Context, g *errgroup.Group, gctx co
 	}
 	g.Go(func() error {
 		return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
-			Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now, Leader: closeLeader,
+			Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now, Leader: closeLeader, Check: d.cfg.SchedulerCheck,
 			Logger: d.log.With().Str("component", "scheduler").Logger(),
 		})
 	})
 	g.Go(func() error {
 		return payouts.RunScheduler(gctx, market, payouts.SchedulerConfig{
-			Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now, Leader: payoutLeader,
+			Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now, Leader: payoutLeader, Check: d.cfg.SchedulerCheck,
 			Logger: d.log.With().Str("component", "payout-scheduler").Logger(),
 		})
 	})
@@ -358,7 +359,7 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		mws = append(mws, consumers.Retry(consumers.RetryConfig{}), consumers.Recover())
 		r, err := consumers.NewRunner(d.js, consumers.RunnerConfig{
 			Stream: s.stream, Durable: s.durable, MaxBatch: s.maxBatch, MaxWait: s.maxWait,
-			Logger: log, Metrics: cm,
+			AckWait: d.cfg.AckWait, Logger: log, Metrics: cm,
 		}, consumers.Chain(s.handler, mws...))
 		if err != nil {
 			return nil, err

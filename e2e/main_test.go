@@ -31,6 +31,9 @@ var sharedCH *chlocal.Server
 var stripeMockURL string
 
 func TestMain(m *testing.M) {
+	if role := os.Getenv(childEnv); role != "" {
+		os.Exit(runChild(role)) // a NATS node or a replica of cluster_test.go
+	}
 	if os.Getenv(launcherEnv) == "1" {
 		args := os.Args[1:]
 		if len(args) > 0 && args[0] == daemon.LauncherCommand {
