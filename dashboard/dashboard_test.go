@@ -1,0 +1,116 @@
+package dashboard
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	res := rec.Result()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(body)
+}
+
+func TestThePageIsServedWithoutAKey(t *testing.T) {
+	res, body := get(t, "/")
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{`<script src="` + ChartLibrary + `" defer>`, `<script src="app.js" defer>`, `href="style.css"`,
+		"built without the chart library", "<code>make build</code>", `id="keyform"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("index.html lacks %q", want)
+		}
+	}
+	csp := res.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("X-Content-Type-Options: %q", res.Header.Get("X-Content-Type-Options"))
+	}
+	for path, ctype := range map[string]string{"/app.js": "text/javascript", "/style.css": "text/css"} {
+		res, _ := get(t, path)
+		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s: %d %s, want 200 %s", path, res.StatusCode, res.Header.Get("Content-Type"), ctype)
+		}
+	}
+	if res, _ := get(t, "/no-such-file.js"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET a missing file: %d, want 404", res.StatusCode)
+	}
+}
+
+// Our own files load nothing from another origin and format money from
+// the API's decimal strings, never with float formatting.
+func TestOwnFilesStayLocalAndDecimal(t *testing.T) {
+	err := fs.WalkDir(Files(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(path, "vendor/") {
+			return err
+		}
+		data, err := fs.ReadFile(Files(), path)
+		if err != nil {
+			return err
+		}
+		if m := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/`).Find(data); m != nil {
+			t.Errorf("%s refers to another origin: %s", path, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := fs.ReadFile(Files(), "app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, banned := range []string{"parseFloat", "toFixed", "toLocaleString", "Intl.NumberFormat", "innerHTML"} {
+		if strings.Contains(string(app), banned) {
+			t.Errorf("app.js uses %s", banned)
+		}
+	}
+}
+
+// The embedded Chart.js is the file on disk when the test was built, and
+// its version is the one the Makefile pins.
+func TestChartLibrary(t *testing.T) {
+	_, statErr := os.Stat("web/" + ChartLibrary)
+	if HasChartLibrary() != (statErr == nil) {
+		t.Fatalf("HasChartLibrary() = %v, but stat of web/%s: %v", HasChartLibrary(), ChartLibrary, statErr)
+	}
+	if !HasChartLibrary() {
+		if res, _ := get(t, "/"+ChartLibrary); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET the missing library: %d, want 404 (the page then says how to fix it)", res.StatusCode)
+		}
+		t.Logf("built without %s: run `make chartjs` to test the embedded library too", ChartLibrary)
+		return
+	}
+	makefile, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CHARTJS_VERSION\s*:=\s*(\S+)`).FindSubmatch(makefile)
+	if m == nil {
+		t.Fatal("the Makefile pins no CHARTJS_VERSION")
+	}
+	res, body := get(t, "/"+ChartLibrary)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("GET %s: %d %s", ChartLibrary, res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if want := "Chart.js v" + string(m[1]) + "\n"; !strings.Contains(body[:min(len(body), 200)], want) {
+		t.Errorf("embedded library header %q, want %q", body[:min(len(body), 80)], want)
+	}
+}
