@@ -5,16 +5,23 @@ CHDB_PKG     := @chdb/lib-linux-x64-gnu@26.7.3-stable.1
 CHDB_DIR     := .cache/chdb
 CHDB_LIB     := $(CHDB_DIR)/package/libchdb.so
 BIN          := bin/tally
+CHARTJS_VERSION := 4.6.1
+CHARTJS_SHA256  := 87364cc2b2a76a6684929e7d6b80b18a897794db38400caff1fcf1791c6925d2
+CHARTJS_DIR     := dashboard/web/vendor
+CHARTJS_JS      := $(CHARTJS_DIR)/chart.umd.min.js
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO_TEST_FLAGS ?= -race -count=1 -timeout 45m
 FUZZ_TIME    ?= 30s
+FUZZ_MINIMIZE ?= 500x
 BENCH_EVENTS ?= 1000000
+CHAOS_EVENTS ?= 1000000
+CHAOS_KILLS  ?= 10
 
-.PHONY: all build chdb run test test-short fuzz bench vet fmt clean
+.PHONY: all build chdb chartjs run test test-short fuzz bench chaos vet fmt clean
 
 all: build
 
-build:
+build: chartjs
 	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tally
 
 # libchdb.so (ClickHouse 26.7 as a library) for the managed local server.
@@ -27,21 +34,61 @@ $(CHDB_LIB):
 	cd $(CHDB_DIR) && tar xzf chdb-lib-linux-x64-gnu-*.tgz && rm -f chdb-lib-linux-x64-gnu-*.tgz
 	@test -f $@
 
+# Chart.js for the finance dashboard (dashboard/): embedded in the binary
+# by go:embed, fetched with npm at a pinned version and checked against its
+# SHA-256, never committed (the folder is gitignored).
+chartjs: $(CHARTJS_JS)
+
+$(CHARTJS_JS):
+	@echo "fetching chart.js@$(CHARTJS_VERSION) into $(CHARTJS_DIR)"
+	rm -rf $(CHARTJS_DIR)/.fetch && mkdir -p $(CHARTJS_DIR)/.fetch
+	cd $(CHARTJS_DIR)/.fetch && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null && \
+		tar xzf chart.js-$(CHARTJS_VERSION).tgz package/dist/chart.umd.min.js package/LICENSE.md
+	echo "$(CHARTJS_SHA256)  $(CHARTJS_DIR)/.fetch/package/dist/chart.umd.min.js" | sha256sum --check --quiet
+	mv $(CHARTJS_DIR)/.fetch/package/LICENSE.md $(CHARTJS_DIR)/chart.js.LICENSE.md
+	mv $(CHARTJS_DIR)/.fetch/package/dist/chart.umd.min.js $@
+	rm -rf $(CHARTJS_DIR)/.fetch
+
 # Run Tally on its embedded defaults: embedded NATS, managed ClickHouse,
 # dev keys, all in ./.tally.
 run: chdb build
 	./$(BIN) run
 
-test: chdb
+test: chdb chartjs
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=20s ./schemas/
 
+# Every fuzz target of the repo (found with go test -list), FUZZ_TIME each.
+# FUZZ_MINIMIZE caps the minimizing of each new input (in runs), which
+# would otherwise eat a slow target's whole FUZZ_TIME.
+# Go 1.26's fuzz coordinator can fail a run with a bare "context deadline
+# exceeded" at the -fuzztime deadline (go.dev/issue/75804); with no failing
+# input written that is not a finding, so the loop goes on.
 fuzz:
-	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZ_TIME) ./schemas/
+	@set -o pipefail; \
+	pkgs=$$(go list -f '{{range .TestGoFiles}}{{$$.Dir}}/{{.}} {{end}}{{range .XTestGoFiles}}{{$$.Dir}}/{{.}} {{end}}' ./... | \
+		xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u); \
+	targets=$$(go test -list '^Fuzz' $$pkgs | awk '/^Fuzz/ {n[++c] = $$1; next} /^ok/ {for (i = 1; i <= c; i++) print $$2, n[i]; c = 0}') || exit 1; \
+	test -n "$$targets" || { echo "no fuzz targets found"; exit 1; }; \
+	echo "$$targets" | while read -r pkg name; do \
+		echo "== $$name ($$pkg) for $(FUZZ_TIME)"; \
+		if out=$$(go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZ_TIME) -fuzzminimizetime=$(FUZZ_MINIMIZE) $$pkg 2>&1); then \
+			echo "$$out" | grep '^fuzz: elapsed' | tail -n 1; \
+		elif echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+			echo "$$out" | tail -n 5; echo "   (deadline race of the Go fuzz coordinator, no failing input: not a finding)"; \
+		else \
+			echo "$$out" | tail -n 40; exit 1; \
+		fi; \
+	done
 
 bench: chdb build
 	go run ./cmd/tally-bench -events $(BENCH_EVENTS)
+
+# The fault suite (chaos/) at full size: real `tally run` processes killed
+# under load. `make test` runs it too, at a small default size.
+chaos: chdb
+	TALLY_CHAOS_EVENTS=$(CHAOS_EVENTS) TALLY_CHAOS_KILLS=$(CHAOS_KILLS) go test -count=1 -v -timeout 180m ./chaos/
 
 vet:
 	go vet ./...

@@ -34,6 +34,8 @@ type Config struct {
 	Marketplace Marketplace
 	// Reports serves the monthly finance report.
 	Reports Reports
+	// Trends serves the dashboard's range of months (GET /v1/reports/trend).
+	Trends Trends
 	// Ready reports whether the process can take and store events.
 	Ready   func(ctx context.Context) error
 	Metrics http.Handler
@@ -44,8 +46,8 @@ type Config struct {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Reports == nil || c.Ready == nil || c.Metrics == nil {
-		return errors.New("api: keys, ingest, usage, billing, marketplace, reports, ready and metrics are required")
+	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Reports == nil || c.Trends == nil || c.Ready == nil || c.Metrics == nil {
+		return errors.New("api: keys, ingest, usage, billing, marketplace, reports, trends, ready and metrics are required")
 	}
 	return nil
 }
@@ -75,16 +77,18 @@ func NewRouter(cfg Config) (http.Handler, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	r.Handle("/metrics", cfg.Metrics)
+	mountDashboard(r, cfg.Logger)
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(authenticate(cfg.Keys))
 		r.With(require(auth.RoleIngest)).Post("/events", cfg.Ingest.ServeHTTP)
 		r.With(require(auth.RoleFinance)).Get("/tenants/{tenant}/usage", usageHandler(cfg))
-		r.With(require(auth.RoleFinance)).Post("/periods/{period}/close", closeHandler(cfg.Billing))
+		r.With(require(auth.RoleFinance), longRunning).Post("/periods/{period}/close", closeHandler(cfg.Billing))
 		r.With(require(auth.RoleFinance)).Get("/invoices", invoicesHandler(cfg.Billing))
 		r.With(require(auth.RoleFinance)).Get("/unbilled", unbilledHandler(cfg.Billing))
 		r.With(require(auth.RoleFinance)).Get("/reports", reportHandler(cfg.Reports))
-		r.With(require(auth.RoleFinance)).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
+		r.With(require(auth.RoleFinance)).Get("/reports/trend", trendHandler(cfg.Trends))
+		r.With(require(auth.RoleFinance), longRunning).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
 		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/payouts", payoutsHandler(cfg.Marketplace))
 		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))
 	})
@@ -119,6 +123,22 @@ func authenticate(keys *auth.Keyring) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 		})
 	}
+}
+
+// LongRunningWrite is how long a period close or a payout run may take
+// before its answer is cut off. The server's own write timeout is short;
+// these two work through a whole month or ledger, and their result is
+// what the caller waits for.
+const LongRunningWrite = 30 * time.Minute
+
+// longRunning lifts the server's write timeout for one request.
+func longRunning(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An error means the writer cannot change deadlines (a test
+		// recorder): then there is no server timeout to lift either.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(LongRunningWrite))
+		next.ServeHTTP(w, r)
+	})
 }
 
 // require answers 403 unless the caller has one of roles.

@@ -14,6 +14,7 @@ import (
 	"github.com/tally-billing/tally/aggregators"
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/internal/sendbatch"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/schemas"
 	"github.com/tally-billing/tally/stripesync"
@@ -31,8 +32,10 @@ type ActivitySource interface {
 // InvoiceStore keeps invoices and closed periods.
 type InvoiceStore interface {
 	Invoices(ctx context.Context, f InvoiceFilter) ([]Invoice, error)
-	SaveInvoice(ctx context.Context, inv Invoice) error
-	UpdateInvoiceStatus(ctx context.Context, inv Invoice) error
+	// SaveInvoices stores new invoices with their lines.
+	SaveInvoices(ctx context.Context, invs []Invoice) error
+	// UpdateInvoiceStatuses records new statuses of stored invoices.
+	UpdateInvoiceStatuses(ctx context.Context, invs []Invoice) error
 	ClosedPeriod(ctx context.Context, period string) (time.Time, error)
 	ClosedPeriods(ctx context.Context) ([]string, error)
 	RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices int) error
@@ -163,20 +166,52 @@ func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error
 	} else {
 		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
 	}
-	var sendErrs []error
+	res.Invoices = invs
+	if err := s.sendAll(ctx, invs); err != nil {
+		return res, fmt.Errorf("sending invoices of %s (they stay finalized and are sent by the next close): %w", p, err)
+	}
+	return res, nil
+}
+
+// sendAll sends the finalized invoices among invs and records each
+// outcome. One tenant's invoices go one after the other (the first may
+// create the tenant's Stripe customer); tenants go several at a time.
+func (s *Service) sendAll(ctx context.Context, invs []Invoice) error {
+	var groups [][]*Invoice
+	index := map[string]int{}
 	for i := range invs {
 		if invs[i].Status != StatusFinalized {
 			continue
 		}
-		if err := s.send(ctx, &invs[i]); err != nil {
-			sendErrs = append(sendErrs, err)
+		g, ok := index[invs[i].Tenant]
+		if !ok {
+			g = len(groups)
+			index[invs[i].Tenant] = g
+			groups = append(groups, nil)
 		}
+		groups[g] = append(groups[g], &invs[i])
 	}
-	res.Invoices = invs
-	if len(sendErrs) > 0 {
-		return res, fmt.Errorf("sending invoices of %s (they stay finalized and are sent by the next close): %w", p, errors.Join(sendErrs...))
+	send := func(ctx context.Context, group []*Invoice) (bool, error) {
+		var errs []error
+		for _, inv := range group {
+			if err := s.send(ctx, inv); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return true, errors.Join(errs...)
 	}
-	return res, nil
+	record := func(ctx context.Context, groups [][]*Invoice) error {
+		var changed []Invoice
+		for _, group := range groups {
+			for _, inv := range group {
+				if inv.Status != StatusFinalized {
+					changed = append(changed, *inv)
+				}
+			}
+		}
+		return s.cfg.Store.UpdateInvoiceStatuses(ctx, changed)
+	}
+	return sendbatch.Run(ctx, sendbatch.Config{}, groups, send, record)
 }
 
 // rateAndStore rates every tenant and stores the invoices not stored yet.
@@ -194,15 +229,16 @@ func (s *Service) rateAndStore(ctx context.Context, p Period) ([]string, error) 
 	for _, inv := range existing {
 		have[inv.ID] = true
 	}
+	var fresh []Invoice
 	for _, inv := range rated {
-		if have[inv.ID] {
-			continue
+		if !have[inv.ID] {
+			fresh = append(fresh, inv)
 		}
-		if err := s.cfg.Store.SaveInvoice(ctx, inv); err != nil {
-			return nil, err
-		}
-		s.cfg.Metrics.Finalized.Inc()
 	}
+	if err := s.cfg.Store.SaveInvoices(ctx, fresh); err != nil {
+		return nil, err
+	}
+	s.cfg.Metrics.Finalized.Add(float64(len(fresh)))
 	return failures, nil
 }
 
@@ -556,14 +592,15 @@ func toRatingLine(l Line) rating.Line {
 		UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags, Adjusts: rating.LineKind(l.Adjusts)}
 }
 
-// send pushes one finalized invoice to Stripe and records the outcome. A
-// refusal (4xx) marks it send_failed with the reason and is not retried;
-// any other failure leaves it finalized for the next attempt.
+// send pushes one finalized invoice to Stripe and sets the outcome, which
+// the caller records. A refusal (4xx) marks it send_failed with the
+// reason and is not retried; any other failure leaves it finalized for
+// the next attempt.
 func (s *Service) send(ctx context.Context, inv *Invoice) error {
 	log := s.log.With().Str("invoice", inv.ID).Str("tenant", inv.Tenant).Logger()
 	if s.cfg.Sender == nil {
 		inv.Status = StatusNotSent
-		return s.cfg.Store.UpdateInvoiceStatus(ctx, *inv)
+		return nil
 	}
 	cur, err := money.LookupCurrency(inv.Currency)
 	if err != nil {
@@ -583,7 +620,7 @@ func (s *Service) send(ctx context.Context, inv *Invoice) error {
 		inv.Status, inv.StatusReason = StatusSendFailed, err.Error()
 		s.cfg.Metrics.SendFailed.Inc()
 		log.Error().Err(err).Msg("stripe refused the invoice; marked send_failed")
-		return s.cfg.Store.UpdateInvoiceStatus(ctx, *inv)
+		return nil
 	case err != nil:
 		log.Warn().Err(err).Msg("sending invoice; it stays finalized and is retried")
 		return fmt.Errorf("sending %s: %w", inv.ID, err)
@@ -596,7 +633,7 @@ func (s *Service) send(ctx context.Context, inv *Invoice) error {
 	inv.Status, inv.StatusReason = StatusSent, ""
 	inv.StripeCustomerID, inv.StripeInvoiceID = res.CustomerID, res.InvoiceID
 	s.cfg.Metrics.Sent.Inc()
-	return s.cfg.Store.UpdateInvoiceStatus(ctx, *inv)
+	return nil
 }
 
 // Invoices lists invoices; empty filters match all.

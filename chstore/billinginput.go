@@ -168,7 +168,12 @@ func (s *Store) EventsBySeq(ctx context.Context, seqs []uint64) ([]StoredEvent, 
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	rows, err := s.conn.Query(ctx, `SELECT stream_seq, type, payload FROM events FINAL WHERE stream_seq IN ? ORDER BY stream_seq`, seqs)
+	ctx, err := withKeys(ctx, "wanted_seqs", "UInt64", seqs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, `SELECT stream_seq, type, payload FROM events FINAL
+WHERE stream_seq IN (SELECT key FROM wanted_seqs) ORDER BY stream_seq`)
 	if err != nil {
 		return nil, fmt.Errorf("querying events by sequence: %w", err)
 	}

@@ -8,50 +8,110 @@ import (
 	"github.com/tally-billing/tally/billing"
 )
 
-// SaveInvoice stores a new invoice and its lines. Lines go in first: an
-// invoice row is only visible once all its lines are stored, and storing
-// the same invoice again (same id) replaces rows with identical ones.
-func (s *Store) SaveInvoice(ctx context.Context, inv billing.Invoice) error {
+// SaveInvoices stores new invoices and their lines, in two inserts
+// whatever their number. Lines go in first: an invoice row is only
+// visible once all its lines are stored, and storing the same invoice
+// again (same id) replaces rows with identical ones.
+func (s *Store) SaveInvoices(ctx context.Context, invs []billing.Invoice) error {
+	if len(invs) == 0 {
+		return nil
+	}
 	lines, err := s.conn.PrepareBatch(ctx, `INSERT INTO invoice_lines
 (invoice_id, line_no, tenant, kind, item, adjusts, description, quantity, unit_price, amount, period, flags)`)
 	if err != nil {
 		return fmt.Errorf("preparing invoice lines: %w", err)
 	}
 	defer lines.Abort()
-	for i, l := range inv.Lines {
-		flags := l.Flags
-		if flags == nil {
-			flags = []string{}
-		}
-		if err := lines.Append(inv.ID, uint32(i+1), inv.Tenant, l.Kind, l.Item, l.Adjusts, l.Description, l.Quantity, l.UnitPrice, l.Amount, l.Period, flags); err != nil {
-			return fmt.Errorf("appending invoice line: %w", err)
+	for _, inv := range invs {
+		for i, l := range inv.Lines {
+			flags := l.Flags
+			if flags == nil {
+				flags = []string{}
+			}
+			if err := lines.Append(inv.ID, uint32(i+1), inv.Tenant, l.Kind, l.Item, l.Adjusts, l.Description, l.Quantity, l.UnitPrice, l.Amount, l.Period, flags); err != nil {
+				return fmt.Errorf("appending a line of invoice %s: %w", inv.ID, err)
+			}
 		}
 	}
-	if len(inv.Lines) > 0 {
+	if lines.Rows() > 0 {
 		if err := lines.Send(); err != nil {
 			return fmt.Errorf("inserting invoice lines: %w", err)
 		}
 	}
-	return s.writeInvoiceRow(ctx, inv, 1)
-}
-
-// UpdateInvoiceStatus records a new status (and Stripe ids) of an invoice.
-func (s *Store) UpdateInvoiceStatus(ctx context.Context, inv billing.Invoice) error {
-	var version uint64
-	if err := s.conn.QueryRow(ctx, `SELECT max(version) FROM invoices WHERE invoice_id = ?`, inv.ID).Scan(&version); err != nil {
-		return fmt.Errorf("reading invoice version: %w", err)
+	versions := make(map[string]uint64, len(invs))
+	for _, inv := range invs {
+		versions[inv.ID] = 1
 	}
-	return s.writeInvoiceRow(ctx, inv, version+1)
+	return s.writeInvoiceRows(ctx, invs, versions)
 }
 
-func (s *Store) writeInvoiceRow(ctx context.Context, inv billing.Invoice, version uint64) error {
-	if err := s.conn.Exec(ctx, `INSERT INTO invoices
+// UpdateInvoiceStatuses records new statuses (and Stripe ids) of stored
+// invoices, each as the next version of its row.
+func (s *Store) UpdateInvoiceStatuses(ctx context.Context, invs []billing.Invoice) error {
+	if len(invs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(invs))
+	for i, inv := range invs {
+		ids[i] = inv.ID
+	}
+	versions, err := s.latestVersions(ctx, "invoices", "invoice_id", ids)
+	if err != nil {
+		return err
+	}
+	return s.writeInvoiceRows(ctx, invs, versions)
+}
+
+// latestVersions returns, for each id, one more than the highest version
+// stored in table (keyed by idColumn); an id with no row is an error.
+func (s *Store) latestVersions(ctx context.Context, table, idColumn string, ids []string) (map[string]uint64, error) {
+	ctx, err := withKeys(ctx, "updated_ids", "String", ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT %s, max(version) FROM %s WHERE %s IN (SELECT key FROM updated_ids) GROUP BY %s`,
+		idColumn, table, idColumn, idColumn))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s versions: %w", table, err)
+	}
+	defer rows.Close()
+	next := make(map[string]uint64, len(ids))
+	for rows.Next() {
+		var id string
+		var v uint64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, fmt.Errorf("scanning %s version: %w", table, err)
+		}
+		next[id] = v + 1
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s versions: %w", table, err)
+	}
+	for _, id := range ids {
+		if next[id] == 0 {
+			return nil, fmt.Errorf("updating %s: no row with %s %q", table, idColumn, id)
+		}
+	}
+	return next, nil
+}
+
+func (s *Store) writeInvoiceRows(ctx context.Context, invs []billing.Invoice, versions map[string]uint64) error {
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO invoices
 (invoice_id, tenant, period, kind, currency, price_book_version, subtotal, discount, total, status, status_reason,
- stripe_customer_id, stripe_invoice_id, issued_at, version)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		inv.ID, inv.Tenant, inv.Period, inv.Kind, inv.Currency, inv.PriceBookVersion, inv.Subtotal, inv.Discount, inv.Total,
-		inv.Status, inv.StatusReason, inv.StripeCustomerID, inv.StripeInvoiceID, inv.IssuedAt, version); err != nil {
-		return fmt.Errorf("inserting invoice %s: %w", inv.ID, err)
+ stripe_customer_id, stripe_invoice_id, issued_at, version)`)
+	if err != nil {
+		return fmt.Errorf("preparing invoices insert: %w", err)
+	}
+	defer b.Abort()
+	for _, inv := range invs {
+		if err := b.Append(inv.ID, inv.Tenant, inv.Period, inv.Kind, inv.Currency, inv.PriceBookVersion, inv.Subtotal,
+			inv.Discount, inv.Total, inv.Status, inv.StatusReason, inv.StripeCustomerID, inv.StripeInvoiceID, inv.IssuedAt,
+			versions[inv.ID]); err != nil {
+			return fmt.Errorf("appending invoice %s: %w", inv.ID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting invoices: %w", err)
 	}
 	return nil
 }
@@ -92,11 +152,15 @@ ORDER BY period, tenant, kind, issued_at`, f.Tenant, f.Tenant, f.Period, f.Perio
 	for _, inv := range out {
 		ids = append(ids, inv.ID)
 	}
-	lrows, err := s.conn.Query(ctx, `
+	lctx, err := withKeys(ctx, "listed_ids", "String", ids)
+	if err != nil {
+		return nil, err
+	}
+	lrows, err := s.conn.Query(lctx, `
 SELECT invoice_id, kind, item, adjusts, description, quantity, unit_price, amount, period, flags
 FROM invoice_lines FINAL
-WHERE invoice_id IN ?
-ORDER BY invoice_id, line_no`, ids)
+WHERE invoice_id IN (SELECT key FROM listed_ids)
+ORDER BY invoice_id, line_no`)
 	if err != nil {
 		return nil, fmt.Errorf("querying invoice lines: %w", err)
 	}

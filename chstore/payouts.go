@@ -10,41 +10,73 @@ import (
 	"github.com/tally-billing/tally/payouts"
 )
 
-// SavePayout stores a new payout and its statement (lines first).
-func (s *Store) SavePayout(ctx context.Context, p payouts.Payout) error {
-	if len(p.Statement) > 0 {
-		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO payout_statement_lines (payout_id, line_no, kind, ref, description, at, amount)`)
-		if err != nil {
-			return fmt.Errorf("preparing statement: %w", err)
-		}
-		defer b.Abort()
+// SavePayouts stores new payouts and their statements: every statement
+// line first, then every payout row (version 1), in two inserts whatever
+// their number.
+func (s *Store) SavePayouts(ctx context.Context, ps []payouts.Payout) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO payout_statement_lines (payout_id, line_no, kind, ref, description, at, amount)`)
+	if err != nil {
+		return fmt.Errorf("preparing statements: %w", err)
+	}
+	defer b.Abort()
+	for _, p := range ps {
 		for i, l := range p.Statement {
 			if err := b.Append(p.ID, uint32(i+1), l.Kind, l.Ref, l.Description, l.At, l.Amount); err != nil {
-				return fmt.Errorf("appending statement line: %w", err)
+				return fmt.Errorf("appending statement line of %s: %w", p.ID, err)
 			}
 		}
+	}
+	if b.Rows() > 0 {
 		if err := b.Send(); err != nil {
-			return fmt.Errorf("inserting statement: %w", err)
+			return fmt.Errorf("inserting statements: %w", err)
 		}
 	}
-	return s.writePayoutRow(ctx, p, 1)
-}
-
-// UpdatePayoutStatus records a new status (and Stripe transfer id).
-func (s *Store) UpdatePayoutStatus(ctx context.Context, p payouts.Payout) error {
-	var version uint64
-	if err := s.conn.QueryRow(ctx, `SELECT max(version) FROM payouts WHERE payout_id = ?`, p.ID).Scan(&version); err != nil {
-		return fmt.Errorf("reading payout version: %w", err)
+	versions := make(map[string]uint64, len(ps))
+	for _, p := range ps {
+		versions[p.ID] = 1
 	}
-	return s.writePayoutRow(ctx, p, version+1)
+	return s.writePayoutRows(ctx, ps, versions)
 }
 
-func (s *Store) writePayoutRow(ctx context.Context, p payouts.Payout, version uint64) error {
-	if err := s.conn.Exec(ctx, `INSERT INTO payouts
-(payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Provider, p.Currency, p.Amount, p.AsOf, p.Account, p.Status, p.StatusReason, p.StripeTransferID, p.FailedAt, version); err != nil {
-		return fmt.Errorf("inserting payout %s: %w", p.ID, err)
+// UpdatePayoutStatuses records new statuses (and Stripe transfer ids), each
+// as the next version of its payout's row.
+func (s *Store) UpdatePayoutStatuses(ctx context.Context, ps []payouts.Payout) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	versions, err := s.latestVersions(ctx, "payouts", "payout_id", ids)
+	if err != nil {
+		return err
+	}
+	return s.writePayoutRows(ctx, ps, versions)
+}
+
+func (s *Store) writePayoutRows(ctx context.Context, ps []payouts.Payout, versions map[string]uint64) error {
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO payouts
+(payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version)`)
+	if err != nil {
+		return fmt.Errorf("preparing payouts insert: %w", err)
+	}
+	defer b.Abort()
+	for _, p := range ps {
+		failedAt := p.FailedAt
+		if failedAt.IsZero() {
+			failedAt = time.Unix(0, 0) // the column's zero; read back as no time
+		}
+		if err := b.Append(p.ID, p.Provider, p.Currency, p.Amount, p.AsOf, p.Account, p.Status, p.StatusReason,
+			p.StripeTransferID, failedAt, versions[p.ID]); err != nil {
+			return fmt.Errorf("appending payout %s: %w", p.ID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting payouts: %w", err)
 	}
 	return nil
 }
@@ -83,11 +115,15 @@ ORDER BY as_of, provider, currency`, provider, provider)
 	for i, p := range out {
 		ids[i] = p.ID
 	}
-	lrows, err := s.conn.Query(ctx, `
+	lctx, err := withKeys(ctx, "listed_ids", "String", ids)
+	if err != nil {
+		return nil, err
+	}
+	lrows, err := s.conn.Query(lctx, `
 SELECT payout_id, kind, ref, description, at, amount
 FROM payout_statement_lines FINAL
-WHERE payout_id IN ?
-ORDER BY payout_id, line_no`, ids)
+WHERE payout_id IN (SELECT key FROM listed_ids)
+ORDER BY payout_id, line_no`)
 	if err != nil {
 		return nil, fmt.Errorf("querying statements: %w", err)
 	}
@@ -180,11 +216,23 @@ ORDER BY provider, currency, recorded_at, entry_id`)
 	return out, rows.Err()
 }
 
-// AppendLedger appends entries to the ledger.
+// ledgerChunk bounds the rows of one ledger insert, and so the memory its
+// columns take: a first payout run can append millions of entries.
+const ledgerChunk = 100_000
+
+// AppendLedger appends entries to the ledger, ledgerChunk rows per insert.
+// Entries have deterministic ids and the table folds identical rows, so a
+// crash between two chunks is repaired by the next run appending again.
 func (s *Store) AppendLedger(ctx context.Context, entries []marketplace.Entry) error {
-	if len(entries) == 0 {
-		return nil
+	for lo := 0; lo < len(entries); lo += ledgerChunk {
+		if err := s.appendLedger(ctx, entries[lo:min(lo+ledgerChunk, len(entries))]); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func (s *Store) appendLedger(ctx context.Context, entries []marketplace.Entry) error {
 	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO ledger (entry_id, provider, currency, kind, bucket, amount, at, order_id, refund_id, payout_id, revises)`)
 	if err != nil {
 		return fmt.Errorf("preparing ledger insert: %w", err)

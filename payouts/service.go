@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/internal/sendbatch"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/schemas"
 	"github.com/tally-billing/tally/stripesync"
@@ -30,8 +32,10 @@ type StoredEvent struct {
 // Store keeps payouts, runs and the ledger.
 type Store interface {
 	Payouts(ctx context.Context, provider string) ([]Payout, error)
-	SavePayout(ctx context.Context, p Payout) error
-	UpdatePayoutStatus(ctx context.Context, p Payout) error
+	// SavePayouts stores new payouts with their statements.
+	SavePayouts(ctx context.Context, ps []Payout) error
+	// UpdatePayoutStatuses records new statuses of stored payouts.
+	UpdatePayoutStatuses(ctx context.Context, ps []Payout) error
 	PayoutRun(ctx context.Context, asOf time.Time) (time.Time, error)
 	RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int) error
 	LedgerEntries(ctx context.Context) ([]marketplace.Entry, error)
@@ -194,31 +198,55 @@ func (s *Service) RunPayouts(ctx context.Context, asOf time.Time) (RunResult, er
 	if err != nil {
 		return res, err
 	}
-	var sendErrs []error
 	res.Payouts = []Payout{}
+	var pending []*Payout
 	for i := range all {
-		if !all[i].AsOf.Equal(asOf) {
-			continue
+		if all[i].AsOf.Equal(asOf) {
+			res.Payouts = append(res.Payouts, all[i])
 		}
-		if all[i].Status == StatusPending {
-			if err := s.send(ctx, &all[i]); err != nil {
-				sendErrs = append(sendErrs, err)
-			}
-		}
-		res.Payouts = append(res.Payouts, all[i])
 	}
-	if len(sendErrs) > 0 {
-		return res, fmt.Errorf("sending payouts (they stay pending and are sent by the next run call): %w", errors.Join(sendErrs...))
+	for i := range res.Payouts {
+		if res.Payouts[i].Status == StatusPending {
+			pending = append(pending, &res.Payouts[i])
+		}
+	}
+	if err := s.sendAll(ctx, pending); err != nil {
+		return res, fmt.Errorf("sending payouts (they stay pending and are sent by the next run call): %w", err)
 	}
 	return res, nil
 }
 
-// decide derives, records and saves the payouts of a new run.
+// sendAll sends the pending payouts, several at a time, and records every
+// outcome, also when some sends fail. A crash between a transfer and its
+// record leaves the payout pending; the next run sends it again with the
+// same idempotency key, which Stripe answers with the same transfer.
+func (s *Service) sendAll(ctx context.Context, pending []*Payout) error {
+	if s.cfg.Sender == nil {
+		for _, p := range pending {
+			p.Status = StatusNotSent
+		}
+		return s.recordStatuses(ctx, pending)
+	}
+	return sendbatch.Run(ctx, sendbatch.Config{}, pending, s.send, s.recordStatuses)
+}
+
+func (s *Service) recordStatuses(ctx context.Context, ps []*Payout) error {
+	out := make([]Payout, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return s.cfg.Store.UpdatePayoutStatuses(ctx, out)
+}
+
+// decide derives, records and saves the payouts of a new run. It logs how
+// long each stage took, since a run reads every marketplace event.
 func (s *Service) decide(ctx context.Context, asOf time.Time) error {
+	start := time.Now()
 	d, _, err := s.derive(ctx, asOf)
 	if err != nil {
 		return err
 	}
+	derived := time.Now()
 	if err := s.rejectRefunds(ctx, d, asOf); err != nil {
 		return err
 	}
@@ -230,25 +258,30 @@ func (s *Service) decide(ctx context.Context, asOf time.Time) error {
 	if err != nil {
 		return err
 	}
-	var upTo []marketplace.Entry
-	for _, e := range d.ledger.Entries {
-		if !e.At.After(asOf) {
-			upTo = append(upTo, e)
-		}
-	}
-	if err := s.cfg.Store.AppendLedger(ctx, marketplace.Reconcile(stored, upTo)); err != nil {
+	// The derived ledger is not used after this: keep its entries up to
+	// asOf in place rather than copy a million of them.
+	upTo := slices.DeleteFunc(d.ledger.Entries, func(e marketplace.Entry) bool { return e.At.After(asOf) })
+	d.ledger = nil
+	appended := marketplace.Reconcile(stored, upTo)
+	reconciled := time.Now()
+	if err := s.cfg.Store.AppendLedger(ctx, appended); err != nil {
 		return err
 	}
-	for _, p := range run.Payouts {
-		if err := s.cfg.Store.SavePayout(ctx, fromEngine(p)); err != nil {
-			return err
-		}
+	saved := make([]Payout, len(run.Payouts))
+	for i, p := range run.Payouts {
+		saved[i] = fromEngine(p)
+	}
+	if err := s.cfg.Store.SavePayouts(ctx, saved); err != nil {
+		return err
 	}
 	if err := s.cfg.Store.RecordPayoutRun(ctx, asOf, s.cfg.Now(), len(run.Payouts)); err != nil {
 		return err
 	}
 	s.cfg.Metrics.Runs.Inc()
-	s.log.Info().Time("as_of", asOf).Int("payouts", len(run.Payouts)).Int("carried", len(run.Carried)).Msg("payout run")
+	s.log.Info().Time("as_of", asOf).Int("payouts", len(run.Payouts)).Int("carried", len(run.Carried)).
+		Int("ledger_entries", len(appended)).
+		Dur("derive", derived.Sub(start)).Dur("reconcile", reconciled.Sub(derived)).Dur("store", time.Since(reconciled)).
+		Msg("payout run")
 	return nil
 }
 
@@ -274,17 +307,14 @@ func (s *Service) rejectRefunds(ctx context.Context, d *derived, asOf time.Time)
 	return nil
 }
 
-// send makes the transfer of a pending payout and records the outcome. A
-// refusal (4xx) marks it failed, which gives the money back to the
-// available balance; any other failure leaves it pending.
-func (s *Service) send(ctx context.Context, p *Payout) error {
-	if s.cfg.Sender == nil {
-		p.Status = StatusNotSent
-		return s.cfg.Store.UpdatePayoutStatus(ctx, *p)
-	}
+// send makes the transfer of a pending payout and sets its outcome; sent
+// says whether there is an outcome to record. A refusal (4xx) marks it
+// failed, which gives the money back to the available balance; any other
+// failure leaves it pending, with nothing to record.
+func (s *Service) send(ctx context.Context, p *Payout) (sent bool, err error) {
 	cur, err := money.LookupCurrency(p.Currency)
 	if err != nil {
-		return err
+		return false, err
 	}
 	id, err := s.cfg.Sender.PushTransfer(ctx, stripesync.Transfer{PayoutID: p.ID, Account: p.Account, Currency: cur,
 		Amount: p.Amount, Description: fmt.Sprintf("Tally payout %s as of %s", p.ID, p.AsOf.Format(time.RFC3339))})
@@ -293,14 +323,14 @@ func (s *Service) send(ctx context.Context, p *Payout) error {
 		p.Status, p.StatusReason, p.FailedAt = StatusFailed, err.Error(), s.cfg.Now().UTC()
 		s.cfg.Metrics.Failed.Inc()
 		s.log.Error().Err(err).Str("payout", p.ID).Str("provider", p.Provider).Msg("stripe refused the transfer; money available again")
-		return s.cfg.Store.UpdatePayoutStatus(ctx, *p)
+		return true, nil
 	case err != nil:
 		s.log.Warn().Err(err).Str("payout", p.ID).Msg("sending payout; it stays pending and is retried")
-		return fmt.Errorf("sending %s: %w", p.ID, err)
+		return false, fmt.Errorf("sending %s: %w", p.ID, err)
 	}
 	p.Status, p.StatusReason, p.StripeTransferID = StatusPaid, "", id
 	s.cfg.Metrics.Paid.Inc()
-	return s.cfg.Store.UpdatePayoutStatus(ctx, *p)
+	return true, nil
 }
 
 func fromEngine(p marketplace.Payout) Payout {

@@ -51,7 +51,7 @@ func Reconcile(stored, derived []Entry) []Entry {
 		a.sum = a.sum.Add(e.Amount)
 		a.rows++
 	}
-	var out []Entry
+	out := make([]Entry, 0, max(0, len(derived)-len(have)))
 	correct := func(id string, a *acc, model Entry, diff decimal.Decimal) {
 		c := model
 		c.Revises = id

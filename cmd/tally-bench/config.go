@@ -18,9 +18,11 @@ const (
 	phaseNATS    = "nats"
 	phaseHTTP    = "http"
 	phaseLatency = "latency"
+	phaseClose   = "close"
+	phasePayouts = "payouts"
 )
 
-var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency}
+var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseClose, phasePayouts}
 
 // config is the command line of tally-bench.
 type config struct {
@@ -40,6 +42,12 @@ type config struct {
 	Poll           time.Duration
 	Stall          time.Duration
 	Seed           uint64
+
+	// The close and payouts phases.
+	CloseTenants     int
+	CloseEvents      int
+	Providers        int
+	SalesPerProvider int
 }
 
 // parseFlags parses and validates the command line. On a bad one it
@@ -65,6 +73,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Poll, "poll", 20*time.Millisecond, "interval of the SELECT count() polls (each costs ClickHouse ~3ms of CPU)")
 	fs.DurationVar(&c.Stall, "stall", 2*time.Minute, "give up when the stored count does not move for this long")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the event generator")
+	fs.IntVar(&c.CloseTenants, "close-tenants", 10_000, "tenants of the month the close phase closes")
+	fs.IntVar(&c.CloseEvents, "close-events", 10_000_000, "usage events of the month the close phase closes")
+	fs.IntVar(&c.Providers, "providers", 10_000, "KYC-verified providers of the payouts phase")
+	fs.IntVar(&c.SalesPerProvider, "sales-per-provider", 20, "October sales of each provider in the payouts phase")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -104,6 +116,9 @@ func (c config) validate() error {
 	}
 	if c.Window < 1 {
 		errs = append(errs, errors.New("-window must be at least 1"))
+	}
+	if c.CloseTenants < 1 || c.CloseEvents < 0 || c.Providers < 1 || c.SalesPerProvider < 1 {
+		errs = append(errs, errors.New("-close-tenants, -providers and -sales-per-provider must be at least 1, -close-events at least 0"))
 	}
 	if c.Poll <= 0 || c.Stall <= 0 {
 		errs = append(errs, errors.New("-poll and -stall must be positive"))

@@ -9,7 +9,9 @@
 //   - nats: async publish to tally.ingest.bench, until all are stored;
 //   - http: batches of 1,000 posted by concurrent workers, until all are stored;
 //   - latency: NATS publishing paced at half the nats rate, publish→queryable
-//     latency per chunk of events.
+//     latency per chunk of events;
+//   - close: a month of 10,000 tenants and 10,000,000 usage events, closed;
+//   - payouts: a payout run for 10,000 KYC-verified providers.
 //
 // For each phase it reports events/s, the ratio to raw, latency, the peak
 // RSS of tally and of its ClickHouse child, the CPU time used by each
@@ -98,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func (b *bench) runPhases(ctx context.Context) ([]phaseResult, error) {
 	runners := map[string]func(context.Context, *tallyProc, *phaseResult) error{
 		phaseRaw: b.rawPhase, phaseNATS: b.natsPhase, phaseHTTP: b.httpPhase, phaseLatency: b.latencyPhase,
+		phaseClose: b.closePhase, phasePayouts: b.payoutsPhase,
 	}
 	var results []phaseResult
 	for _, name := range allPhases {

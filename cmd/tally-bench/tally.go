@@ -86,7 +86,7 @@ func (tp *tallyProc) start(ctx context.Context, opts tallyOptions) error {
 	if err := tp.waitServing(ctx); err != nil {
 		return err
 	}
-	key, err := ingestKey(filepath.Join(tp.dataDir, "keys.json"))
+	key, err := keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleIngest)
 	if err != nil {
 		return err
 	}
@@ -262,8 +262,8 @@ func isSignalExit(err error) bool {
 	return errors.As(err, &ee) && !ee.Exited()
 }
 
-// ingestKey reads the ingest key from tally's dev keys file.
-func ingestKey(path string) (string, error) {
+// keyOf reads the key of role from tally's dev keys file.
+func keyOf(path string, role auth.Role) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("reading keys file: %w", err)
@@ -273,11 +273,11 @@ func ingestKey(path string) (string, error) {
 		return "", fmt.Errorf("decoding keys file: %w", err)
 	}
 	for _, k := range f.Keys {
-		if k.Role == auth.RoleIngest {
+		if k.Role == role {
 			return k.Secret, nil
 		}
 	}
-	return "", fmt.Errorf("reading keys file: no %s key in %s", auth.RoleIngest, path)
+	return "", fmt.Errorf("reading keys file: no %s key in %s", role, path)
 }
 
 // logWatcher reads tally's JSON log: it copies every line to a file,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tally-billing/tally/api"
 	"github.com/tally-billing/tally/auth"
 )
 
@@ -74,8 +75,9 @@ func (c *clientFlags) keyFor(role auth.Role) (string, error) {
 	return "", fmt.Errorf("no --key given and %s has no %s key", path, role)
 }
 
+// httpClient waits as long as the server lets a close or a payout run take.
 func (c *clientFlags) httpClient() *http.Client {
-	return &http.Client{Timeout: 5 * time.Minute}
+	return &http.Client{Timeout: api.LongRunningWrite + time.Minute}
 }
 
 // call sends a request with the key of role and returns the body of a 2xx
