@@ -313,7 +313,11 @@ func TestSendFailedUnbilledAndOpenPeriods(t *testing.T) {
 // TestScheduledClose runs the scheduler with a clock past November's end
 // plus the grace period: November gets closed without being asked.
 func TestScheduledClose(t *testing.T) {
-	tl := startTally(t, withClock(december2), func(c *daemon.Config) { c.NoScheduler = false })
+	// The scheduler closes only months that end after the installation:
+	// record it in October, whatever today's date.
+	dsn := newDatabase(t)
+	backdateInstall(t, dsn, time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))
+	tl := startTally(t, withDSN(dsn), withClock(december2), func(c *daemon.Config) { c.NoScheduler = false })
 	waitFor(t, time.Minute, "the scheduled close of 2026-11", func() bool {
 		return tl.count("SELECT count() FROM closed_periods WHERE period = '2026-11'") == 1
 	})

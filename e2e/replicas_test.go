@@ -30,6 +30,9 @@ func TestTwoReplicasRunSingletonsOnce(t *testing.T) {
 	}
 	defer ns.Shutdown()
 	dsn := newDatabase(t)
+	// Schedulers handle only periods after the installation: record it in
+	// October, whatever today's date.
+	backdateInstall(t, dsn, time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))
 	scheduled := func(c *daemon.Config) { c.NoScheduler = false }
 	a := startTally(t, withNATS(ns.ClientURL()), withDSN(dsn), withClock(december2), scheduled)
 	b := startTally(t, withNATS(ns.ClientURL()), withDSN(dsn), withClock(december2), scheduled)
