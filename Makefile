@@ -57,7 +57,7 @@ run: chdb build
 test: chdb chartjs
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
-	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=20s ./schemas/
+	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=200000x ./schemas/
 
 # Every fuzz target of the repo (found with go test -list), FUZZ_TIME each.
 # FUZZ_MINIMIZE caps the minimizing of each new input (in runs), which

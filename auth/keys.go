@@ -20,9 +20,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // Role is what a key may do.
@@ -81,6 +83,14 @@ func Parse(data []byte) (*Keyring, error) {
 	var f File
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKeys, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: unexpected data after the top-level object", ErrInvalidKeys)
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would silently turn invalid bytes into U+FFFD, so
+		// the key compared would not be the key written in the file.
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrInvalidKeys)
 	}
 	if len(f.Keys) == 0 {
 		return nil, fmt.Errorf("%w: no keys", ErrInvalidKeys)
