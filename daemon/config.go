@@ -45,6 +45,10 @@ type Config struct {
 	StripeKey     string
 	StripeAPIBase string
 	PriceBook     string
+	// StripeAttemptTimeout bounds one Stripe HTTP attempt (0: stripesync's
+	// default, 30s); a timed-out attempt is retried under the same
+	// idempotency key.
+	StripeAttemptTimeout time.Duration
 
 	// CloseGrace is how long after a month ends the scheduler closes it,
 	// waiting for late events (default 1h). NoScheduler turns the

@@ -213,7 +213,8 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return err
 	}
 	if d.cfg.StripeKey != "" {
-		if d.stripe, err = stripesync.New(stripesync.Config{Key: d.cfg.StripeKey, APIBase: d.cfg.StripeAPIBase, Logger: d.log}); err != nil {
+		if d.stripe, err = stripesync.New(stripesync.Config{Key: d.cfg.StripeKey, APIBase: d.cfg.StripeAPIBase,
+			AttemptTimeout: d.cfg.StripeAttemptTimeout, Logger: d.log}); err != nil {
 			return err
 		}
 	} else {
@@ -344,30 +345,42 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		maxBatch        int
 		maxWait         time.Duration
 		deadLetter      bool
+		// runners fetching from the durable at once in this process. The
+		// validator is stateless (a redelivered message is a JetStream
+		// duplicate) and mostly waits for publish acks, so two overlap;
+		// the sink stays one, so that its identity lookups see every
+		// earlier batch of this replica.
+		runners int
 	}{
-		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store, sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true},
-		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im, check), 1000, 50 * time.Millisecond, true},
-		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store), 1000, 200 * time.Millisecond, false},
+		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store, sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true, 1},
+		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im, check), 1000, 50 * time.Millisecond, true, validatorRunners},
+		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store), 1000, 200 * time.Millisecond, false, 1},
 	}
 	var out []*consumers.Runner
 	for _, s := range specs {
-		log := d.log.With().Str("component", "consumer").Str("consumer", s.durable).Logger()
-		mws := []consumers.Middleware{consumers.Log(log), consumers.Measure(cm, s.durable)}
-		if s.deadLetter {
-			mws = append(mws, consumers.DeadLetter(dlq))
+		for range s.runners {
+			log := d.log.With().Str("component", "consumer").Str("consumer", s.durable).Logger()
+			mws := []consumers.Middleware{consumers.Log(log), consumers.Measure(cm, s.durable)}
+			if s.deadLetter {
+				mws = append(mws, consumers.DeadLetter(dlq))
+			}
+			mws = append(mws, consumers.Retry(consumers.RetryConfig{}), consumers.Recover())
+			r, err := consumers.NewRunner(d.js, consumers.RunnerConfig{
+				Stream: s.stream, Durable: s.durable, MaxBatch: s.maxBatch, MaxWait: s.maxWait,
+				MaxAckPending: 4 * s.maxBatch * s.runners,
+				AckWait:       d.cfg.AckWait, Logger: log, Metrics: cm,
+			}, consumers.Chain(s.handler, mws...))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		}
-		mws = append(mws, consumers.Retry(consumers.RetryConfig{}), consumers.Recover())
-		r, err := consumers.NewRunner(d.js, consumers.RunnerConfig{
-			Stream: s.stream, Durable: s.durable, MaxBatch: s.maxBatch, MaxWait: s.maxWait,
-			AckWait: d.cfg.AckWait, Logger: log, Metrics: cm,
-		}, consumers.Chain(s.handler, mws...))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
 	}
 	return out, nil
 }
+
+// validatorRunners is how many validator batches one replica handles at once.
+const validatorRunners = 2
 
 // loadPriceBook loads --price-book, or the shipped one.
 func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {

@@ -20,9 +20,14 @@ const (
 	phaseLatency = "latency"
 	phaseClose   = "close"
 	phasePayouts = "payouts"
+	phaseBacklog = "backlog"
 )
 
-var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseClose, phasePayouts}
+// allPhases run in this order. The backlog phase (10M events) is not run
+// unless named.
+var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseClose, phasePayouts, phaseBacklog}
+
+var defaultPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseClose, phasePayouts}
 
 // config is the command line of tally-bench.
 type config struct {
@@ -48,6 +53,10 @@ type config struct {
 	CloseEvents      int
 	Providers        int
 	SalesPerProvider int
+
+	// The backlog phase.
+	BacklogEvents int
+	BacklogDrain  time.Duration
 }
 
 // parseFlags parses and validates the command line. On a bad one it
@@ -66,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Window, "window", 1024, "most unacknowledged async JetStream publishes")
 	fs.StringVar(&c.TallyBin, "tally-bin", "bin/tally", "tally binary (make build)")
 	fs.StringVar(&tallyArgs, "tally-args", "", `extra flags for "tally run", e.g. "--sink-max-batch 20000 --sink-max-wait 100ms"`)
-	fs.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run, comma separated")
+	fs.StringVar(&phases, "phases", strings.Join(defaultPhases, ","), "phases to run, comma separated (also: "+phaseBacklog+")")
 	fs.BoolVar(&c.Keep, "keep", false, "keep each phase's tally data dir (with tally.log)")
 	fs.BoolVar(&c.JSON, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&c.Perf, "perf", "", "record a perf CPU profile of tally and its ClickHouse during the NATS phase into this file")
@@ -77,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.CloseEvents, "close-events", 10_000_000, "usage events of the month the close phase closes")
 	fs.IntVar(&c.Providers, "providers", 10_000, "KYC-verified providers of the payouts phase")
 	fs.IntVar(&c.SalesPerProvider, "sales-per-provider", 20, "October sales of each provider in the payouts phase")
+	fs.IntVar(&c.BacklogEvents, "backlog-events", 10_000_000, "events published by the backlog phase")
+	fs.DurationVar(&c.BacklogDrain, "backlog-drain", time.Minute, "how long the backlog phase lets tally work after publishing")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -119,6 +130,9 @@ func (c config) validate() error {
 	}
 	if c.CloseTenants < 1 || c.CloseEvents < 0 || c.Providers < 1 || c.SalesPerProvider < 1 {
 		errs = append(errs, errors.New("-close-tenants, -providers and -sales-per-provider must be at least 1, -close-events at least 0"))
+	}
+	if c.BacklogEvents < 1 || c.BacklogDrain < 0 {
+		errs = append(errs, errors.New("-backlog-events must be at least 1, -backlog-drain at least 0"))
 	}
 	if c.Poll <= 0 || c.Stall <= 0 {
 		errs = append(errs, errors.New("-poll and -stall must be positive"))

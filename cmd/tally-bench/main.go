@@ -11,7 +11,9 @@
 //   - latency: NATS publishing paced at half the nats rate, publish→queryable
 //     latency per chunk of events;
 //   - close: a month of 10,000 tenants and 10,000,000 usage events, closed;
-//   - payouts: a payout run for 10,000 KYC-verified providers.
+//   - payouts: a payout run for 10,000 KYC-verified providers;
+//   - backlog (only when named): 10,000,000 events published over NATS,
+//     for tally's peak RSS with that backlog.
 //
 // For each phase it reports events/s, the ratio to raw, latency, the peak
 // RSS of tally and of its ClickHouse child, the CPU time used by each
@@ -100,12 +102,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func (b *bench) runPhases(ctx context.Context) ([]phaseResult, error) {
 	runners := map[string]func(context.Context, *tallyProc, *phaseResult) error{
 		phaseRaw: b.rawPhase, phaseNATS: b.natsPhase, phaseHTTP: b.httpPhase, phaseLatency: b.latencyPhase,
-		phaseClose: b.closePhase, phasePayouts: b.payoutsPhase,
+		phaseClose: b.closePhase, phasePayouts: b.payoutsPhase, phaseBacklog: b.backlogPhase,
 	}
 	var results []phaseResult
 	for _, name := range allPhases {
 		if !b.cfg.has(name) {
 			continue
+		}
+		if name == phaseBacklog {
+			if err := b.ensureEvents(b.cfg.BacklogEvents); err != nil {
+				return results, err
+			}
 		}
 		if name == phaseLatency {
 			if err := b.prepareLatency(); err != nil {

@@ -34,7 +34,7 @@ func (b *bench) rawPhase(ctx context.Context, tp *tallyProc, res *phaseResult) e
 		Name:       rawStream,
 		Subjects:   []string{"bench.raw.>"},
 		Storage:    jetstream.FileStorage,
-		Duplicates: 10 * time.Minute, // as TALLY_EVENTS
+		Duplicates: pipeline.DefaultDedupWindow, // as TALLY_EVENTS
 	})
 	if err != nil {
 		return fmt.Errorf("creating the scratch stream: %w", err)

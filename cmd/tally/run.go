@@ -2,18 +2,39 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/pipeline"
 )
+
+// defaultMemoryLimitMiB keeps tally (with its embedded NATS server) under
+// 1 GiB: the garbage collector works harder near the limit instead of
+// letting the heap grow to twice the live data. The batches and buffers
+// are bounded; the limit takes care of the garbage between collections.
+const defaultMemoryLimitMiB = 768
+
+// applyMemoryLimit sets the Go runtime's soft memory limit, unless the
+// GOMEMLIMIT environment variable already did.
+func applyMemoryLimit(mib int64, log zerolog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" || mib <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(mib << 20)
+	log.Debug().Int64("mib", mib).Msg("memory limit set")
+}
 
 func newRunCmd() *cobra.Command {
 	var cfg daemon.Config
 	var logLevel string
+	var memoryLimitMiB int64
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the Tally daemon (HTTP ingest, consumers, API)",
@@ -30,6 +51,7 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 				return err
 			}
 			cfg.Logger = log
+			applyMemoryLimit(memoryLimitMiB, log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			d, err := daemon.Start(ctx, cfg)
@@ -60,8 +82,9 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 	f.StringVar(&cfg.ChdbLib, "chdb-lib", "", "path to libchdb.so for the managed ClickHouse (default: .cache/chdb)")
 	f.StringVar(&cfg.StripeKey, "stripe-key", "", "Stripe secret key; empty is a dry run (nothing sent)")
 	f.StringVar(&cfg.StripeAPIBase, "stripe-api-base", "", "Stripe API base URL (e.g. stripe-mock in tests)")
+	f.DurationVar(&cfg.StripeAttemptTimeout, "stripe-attempt-timeout", 30*time.Second, "longest wait for one Stripe HTTP attempt before it is retried under the same idempotency key")
 	f.StringVar(&cfg.PriceBook, "price-book", "", "price book file (default: the shipped price book)")
-	f.DurationVar(&cfg.Topology.DedupWindow, "dedup-window", 10*time.Minute, "JetStream duplicate window")
+	f.DurationVar(&cfg.Topology.DedupWindow, "dedup-window", pipeline.DefaultDedupWindow, "JetStream duplicate window (its ids are kept in memory)")
 	f.IntVar(&cfg.Topology.Replicas, "stream-replicas", 1, "replicas of Tally's streams and lease bucket (3 on a NATS cluster)")
 	f.IntVar(&cfg.SinkMaxBatch, "sink-max-batch", 5000, "most events per ClickHouse insert")
 	f.DurationVar(&cfg.SinkMaxWait, "sink-max-wait", 200*time.Millisecond, "longest wait to fill a ClickHouse insert")
@@ -70,6 +93,7 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 	f.BoolVar(&cfg.NoScheduler, "no-scheduler", false, "do not close periods or run payouts on schedule (only on request)")
 	f.StringVar(&cfg.PayoutSchedule, "payout-schedule", "monthly", "payout runs: monthly (1st, 00:00 UTC) or weekly (Mondays, 00:00 UTC)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this address (empty: off)")
+	f.Int64Var(&memoryLimitMiB, "memory-limit-mib", defaultMemoryLimitMiB, "soft memory limit of the process in MiB, for the Go garbage collector (0: none; GOMEMLIMIT wins when set)")
 	f.StringVar(&logLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")
 	annotateEnv(cmd)
 	return cmd
