@@ -71,6 +71,9 @@ func startTally(t *testing.T, opts ...option) *tally {
 		NATSListen:  "127.0.0.1:0",
 		DataDir:     t.TempDir(),
 		SinkMaxWait: 50 * time.Millisecond,
+		// A batch held by a stopped consumer comes back after 15s, not the
+		// production 2m, so outage tests do not wait minutes.
+		AckWait:     15 * time.Second,
 		NoScheduler: true,
 		Logger:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	}
