@@ -81,34 +81,7 @@ func TestDashboardShowsASeededMonth(t *testing.T) {
 	stripe := newStripeRecorder(t)
 	tl := startTally(t, withClock(december2), withStripe(stripe.URL))
 
-	events := workedExampleEvents()
-	events = append(events,
-		ev("ai-tutor", "nosub-c1", "ai.credits.consumed", "tenant-nosub", nov(4, 0), `{"credits":"42.5","feature":"search","model":"m-1"}`),
-		kyc("kyc-ada", "prov-ada", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acct_ada123"),
-		sale("o-1", "prov-ada", nov(2, 10), "59.00", "9.00"),
-		refund("r-1", "prov-ada", "o-1", nov(3, 10), "29.50"),
-		sale("o-2", "prov-ada", nov(4, 10), "100.00", "0"),
-		sale("o-3", "prov-bob", nov(1, 12), "200.00", "0"),
-		kyc("kyc-bob", "prov-bob", nov(25, 0), "acct_bob456"),
-	)
-	tl.mustAccept(len(events), 0, events...)
-	tl.waitRows("tenant-team", 1+15+2+2)
-	tl.waitRows("tenant-biz", 1+120+10+1)
-	tl.waitRows("tenant-nosub", 1)
-	tl.waitRows("prov-ada", 4)
-	tl.waitRows("prov-bob", 2)
-	if res := tl.closePeriod("2026-11"); len(res.Invoices) != 3 {
-		t.Fatalf("close: %d invoices, want 3", len(res.Invoices))
-	}
-	run1 := tl.runPayouts("2026-11-20T00:00:00Z")
-	if len(run1.Payouts) != 1 || run1.Payouts[0].StripeTransferID == "" {
-		t.Fatalf("run 1: %+v", run1.Payouts)
-	}
-	tl.mustAccept(2, 0, refund("r-2", "prov-ada", "o-1", nov(22, 0), "29.50"), sale("o-4", "prov-ada", nov(23, 0), "50.00", "0"))
-	tl.waitRows("prov-ada", 6)
-	if run2 := tl.runPayouts("2026-12-01T00:00:00Z"); len(run2.Payouts) != 1 {
-		t.Fatalf("run 2: %+v", run2.Payouts)
-	}
+	run1, _ := seedFinanceMonth(t, tl)
 
 	// The page itself needs no key; it asks for one.
 	pollOpt := chromedp.WithPollingTimeout(90 * time.Second)

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/finance"
+	"github.com/tally-billing/tally/payouts"
 )
 
 // financeViews are the views of migration 0004 (docs/finance.md).
@@ -115,37 +116,7 @@ func TestReportOfASeededMonth(t *testing.T) {
 		t.Errorf("report with the ingest key: %d, want 403", status)
 	}
 
-	events := workedExampleEvents()
-	events = append(events,
-		// A tenant without a subscription: on no invoice.
-		ev("ai-tutor", "nosub-c1", "ai.credits.consumed", "tenant-nosub", nov(4, 0), `{"credits":"42.5","feature":"search","model":"m-1"}`),
-		kyc("kyc-ada", "prov-ada", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acct_ada123"),
-		sale("o-1", "prov-ada", nov(2, 10), "59.00", "9.00"),
-		refund("r-1", "prov-ada", "o-1", nov(3, 10), "29.50"),
-		sale("o-2", "prov-ada", nov(4, 10), "100.00", "0"),
-		sale("o-3", "prov-bob", nov(1, 12), "200.00", "0"),
-		kyc("kyc-bob", "prov-bob", nov(25, 0), "acct_bob456"),
-	)
-	tl.mustAccept(len(events), 0, events...)
-	tl.waitRows("tenant-team", 1+15+2+2)
-	tl.waitRows("tenant-biz", 1+120+10+1)
-	tl.waitRows("tenant-nosub", 1)
-	tl.waitRows("prov-ada", 4)
-	tl.waitRows("prov-bob", 2)
-
-	if res := tl.closePeriod("2026-11"); len(res.Invoices) != 3 {
-		t.Fatalf("close: %d invoices, want 3", len(res.Invoices))
-	}
-	run1 := tl.runPayouts("2026-11-20T00:00:00Z")
-	if len(run1.Payouts) != 1 || run1.Payouts[0].StripeTransferID == "" {
-		t.Fatalf("run 1: %+v", run1.Payouts)
-	}
-	tl.mustAccept(2, 0, refund("r-2", "prov-ada", "o-1", nov(22, 0), "29.50"), sale("o-4", "prov-ada", nov(23, 0), "50.00", "0"))
-	tl.waitRows("prov-ada", 6)
-	run2 := tl.runPayouts("2026-12-01T00:00:00Z")
-	if len(run2.Payouts) != 1 || run2.Payouts[0].Provider != "prov-bob" {
-		t.Fatalf("run 2: %+v", run2.Payouts)
-	}
+	run1, run2 := seedFinanceMonth(t, tl)
 
 	r := tl.report("2026-11")
 
@@ -280,4 +251,48 @@ SELECT order_id, gross, refunded, provider_share, payout_id, statement_amount, s
 	// The unsubscribed tenant's usage is on no invoice of the closed month.
 	wantRows(t, "unbilled tenants", tl.strings("SELECT period, tenant, period_closed, ai_credits FROM finance_unbilled_tenants"),
 		"2026-11 tenant-nosub 1 42.5")
+}
+
+// seedFinanceMonth stores the finance month of the report and dashboard
+// tests, closes November 2026 and makes the payout runs of November 20
+// (ada's) and December 1 (bob's, once his KYC is verified):
+//   - the worked examples' tenants, and tenant-nosub with 42.5 credits and
+//     no subscription;
+//   - prov-ada: o-1 59.00 (tax 9.00) refunded 29.50 twice, o-2 100.00 and
+//     o-4 50.00, KYC verified on October 1;
+//   - prov-bob: o-3 200.00, KYC verified on November 25.
+func seedFinanceMonth(t *testing.T, tl *tally) (run1, run2 payouts.RunResult) {
+	t.Helper()
+	events := workedExampleEvents()
+	events = append(events,
+		// A tenant without a subscription: on no invoice.
+		ev("ai-tutor", "nosub-c1", "ai.credits.consumed", "tenant-nosub", nov(4, 0), `{"credits":"42.5","feature":"search","model":"m-1"}`),
+		kyc("kyc-ada", "prov-ada", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "acct_ada123"),
+		sale("o-1", "prov-ada", nov(2, 10), "59.00", "9.00"),
+		refund("r-1", "prov-ada", "o-1", nov(3, 10), "29.50"),
+		sale("o-2", "prov-ada", nov(4, 10), "100.00", "0"),
+		sale("o-3", "prov-bob", nov(1, 12), "200.00", "0"),
+		kyc("kyc-bob", "prov-bob", nov(25, 0), "acct_bob456"),
+	)
+	tl.mustAccept(len(events), 0, events...)
+	tl.waitRows("tenant-team", 1+15+2+2)
+	tl.waitRows("tenant-biz", 1+120+10+1)
+	tl.waitRows("tenant-nosub", 1)
+	tl.waitRows("prov-ada", 4)
+	tl.waitRows("prov-bob", 2)
+
+	if res := tl.closePeriod("2026-11"); len(res.Invoices) != 3 {
+		t.Fatalf("close: %d invoices, want 3", len(res.Invoices))
+	}
+	run1 = tl.runPayouts("2026-11-20T00:00:00Z")
+	if len(run1.Payouts) != 1 || run1.Payouts[0].StripeTransferID == "" {
+		t.Fatalf("run 1: %+v", run1.Payouts)
+	}
+	tl.mustAccept(2, 0, refund("r-2", "prov-ada", "o-1", nov(22, 0), "29.50"), sale("o-4", "prov-ada", nov(23, 0), "50.00", "0"))
+	tl.waitRows("prov-ada", 6)
+	run2 = tl.runPayouts("2026-12-01T00:00:00Z")
+	if len(run2.Payouts) != 1 || run2.Payouts[0].Provider != "prov-bob" {
+		t.Fatalf("run 2: %+v", run2.Payouts)
+	}
+	return run1, run2
 }
