@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tally-billing/tally/auth"
+	"github.com/tally-billing/tally/chlocal/chlocaltest"
 	"github.com/tally-billing/tally/daemon"
 	"github.com/tally-billing/tally/pipeline"
 )
@@ -42,7 +43,7 @@ func managed() option {
 	return func(c *daemon.Config) {
 		c.ClickHouseDSN = ""
 		c.LauncherExecutable = os.Args[0]
-		c.LauncherEnv = []string{launcherEnv + "=1"}
+		c.LauncherEnv = chlocaltest.LauncherEnv()
 	}
 }
 

@@ -10,18 +10,14 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/rs/zerolog"
 
 	"github.com/tally-billing/tally/chlocal"
+	"github.com/tally-billing/tally/chlocal/chlocaltest"
 	"github.com/tally-billing/tally/daemon"
 	"github.com/tally-billing/tally/internal/stripemock"
 )
-
-// launcherEnv makes the test binary act as the managed ClickHouse launcher.
-const launcherEnv = "TALLY_E2E_CH_LAUNCHER"
 
 // sharedCH is one ClickHouse server for the package; each test gets its own
 // database in it, except the tests of the managed mode itself.
@@ -34,37 +30,17 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv(childEnv); role != "" {
 		os.Exit(runChild(role)) // a NATS node or a replica of cluster_test.go
 	}
-	if os.Getenv(launcherEnv) == "1" {
-		args := os.Args[1:]
-		if len(args) > 0 && args[0] == daemon.LauncherCommand {
-			args = args[1:] // the daemon's managed mode names the subcommand
-		}
-		if err := chlocal.RunLauncher(args); err != nil {
-			fmt.Fprintln(os.Stderr, "launcher:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	chlocaltest.ServeIfLauncher(daemon.LauncherCommand)
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "tally-e2e-ch-")
+	srv, stopCH, err := chlocaltest.Start("e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	srv, err := chlocal.Start(context.Background(), chlocal.Config{
-		DataDir:    dir,
-		Executable: os.Args[0],
-		Env:        []string{launcherEnv + "=1"},
-		Logger:     zerolog.New(os.Stderr).Level(zerolog.WarnLevel),
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting clickhouse:", err)
-		return 1
-	}
+	defer stopCH()
 	sharedCH = srv
 	sm, err := stripemock.Start(context.Background())
 	if err != nil {
@@ -73,11 +49,6 @@ func run(m *testing.M) int {
 	}
 	stripeMockURL = sm.URL
 	defer sm.Stop()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	}()
 	return m.Run()
 }
 

@@ -123,7 +123,7 @@ func runChild(args []string) error {
 func startCluster(t *testing.T) ([shards]*chstore.Store, [shards]string) {
 	t.Helper()
 	if _, err := chlocal.FindLibrary(""); err != nil {
-		t.Skipf("libchdb.so not found (run make chdb): %v", err)
+		t.Fatalf("libchdb.so not found: run make chdb (make test does): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

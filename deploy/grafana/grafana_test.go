@@ -25,18 +25,15 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tally-billing/tally/chlocal"
+	"github.com/tally-billing/tally/chlocal/chlocaltest"
 	"github.com/tally-billing/tally/chstore"
 )
 
 const (
-	// launcherEnv makes the test binary the managed ClickHouse's child.
-	launcherEnv = "TALLY_GRAFANA_TEST_CH_LAUNCHER"
-
 	pluginType = "grafana-clickhouse-datasource"
 
 	datasourceFile = "provisioning/datasources/clickhouse.yaml"
@@ -47,43 +44,16 @@ const (
 var chServer *chlocal.Server
 
 func TestMain(m *testing.M) {
-	if os.Getenv(launcherEnv) == "1" {
-		if err := chlocal.RunLauncher(os.Args[1:]); err != nil {
-			fmt.Fprintln(os.Stderr, "clickhouse launcher:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "tally-grafana-ch-")
+	chlocaltest.ServeIfLauncher("")
+	srv, stop, err := chlocaltest.Start("grafana")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	srv, err := chlocal.Start(context.Background(), chlocal.Config{
-		DataDir:    dir,
-		Executable: os.Args[0],
-		Env: []string{
-			launcherEnv + "=1",
-			"GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"),
-		},
-		Logger: zerolog.New(os.Stderr).Level(zerolog.WarnLevel),
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting clickhouse:", err)
-		return 1
+		os.Exit(1)
 	}
 	chServer = srv
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	}()
-	return m.Run()
+	code := m.Run()
+	stop()
+	os.Exit(code)
 }
 
 func readFile(t *testing.T, path string) []byte {
