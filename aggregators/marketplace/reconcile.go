@@ -29,22 +29,26 @@ import (
 // derived is usually the entries of [Derive] with At ≤ the current time (a
 // future hold release may still change and is not stored yet). The
 // result is in the order of derived, then vanished entries in stored order.
+// With nothing stored it is derived itself, not a copy.
 func Reconcile(stored, derived []Entry) []Entry {
+	if len(stored) == 0 {
+		return derived
+	}
 	type acc struct {
 		sum   decimal.Decimal
 		rows  int
-		first Entry
+		first int // index in stored
 	}
 	have := make(map[string]*acc, len(stored))
 	order := make([]string, 0, len(stored))
-	for _, e := range stored {
+	for i, e := range stored {
 		id := e.ID
 		if e.Revises != "" {
 			id = e.Revises
 		}
 		a := have[id]
 		if a == nil {
-			a = &acc{sum: e.Amount.Sub(e.Amount), first: e}
+			a = &acc{sum: e.Amount.Sub(e.Amount), first: i}
 			have[id] = a
 			order = append(order, id)
 		}
@@ -73,7 +77,7 @@ func Reconcile(stored, derived []Entry) []Entry {
 	}
 	for _, id := range order {
 		if a := have[id]; !seen[id] && !a.sum.IsZero() {
-			model := a.first
+			model := stored[a.first]
 			model.Revises = ""
 			correct(id, a, model, a.sum.Neg())
 		}
