@@ -50,6 +50,13 @@ type Config struct {
 	// idempotency key.
 	StripeAttemptTimeout time.Duration
 
+	// MinFreeDisk is the free space of the data dir's file system below
+	// which ingest answers 503 (see pipeline.DiskGuardConfig.MinFree: a
+	// size, a percentage, "0" for off; empty: the smaller of 1 GiB and
+	// 5 %). DiskCheckInterval is how often it is read (default 5s).
+	MinFreeDisk       string
+	DiskCheckInterval time.Duration
+
 	// CloseGrace is how long after a month ends the scheduler closes it,
 	// waiting for late events (default 1h). NoScheduler turns the
 	// scheduled close off (closes then happen only on request).

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -63,6 +64,7 @@ type Daemon struct {
 	leases  []*lease.Lease
 	httpSrv *http.Server
 	httpLn  net.Listener
+	disk    *pipeline.DiskGuard
 
 	cancel   context.CancelFunc
 	group    *errgroup.Group
@@ -87,6 +89,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
 	keys, err := d.loadKeys()
+	if err != nil {
+		return nil, err
+	}
+	d.disk, err = pipeline.NewDiskGuard(pipeline.DiskGuardConfig{Dir: cfg.DataDir, MinFree: cfg.MinFreeDisk,
+		Interval: cfg.DiskCheckInterval, Logger: d.log.With().Str("component", "disk").Logger()})
 	if err != nil {
 		return nil, err
 	}
@@ -122,9 +129,14 @@ func (d *Daemon) loadKeys() (*auth.Keyring, error) {
 func (d *Daemon) startNATS(ctx context.Context) error {
 	url := d.cfg.NATSURL
 	if url == "" {
+		storeDir := filepath.Join(d.cfg.DataDir, "nats")
+		// JetStream may grow by the free space less the disk guard's
+		// minimum, so it stops (503 at ingest) before the disk is full.
+		maxStore := d.disk.StoreLimit(dirSize(storeDir))
 		srv, err := natsembed.Start(natsembed.Config{
-			StoreDir:   filepath.Join(d.cfg.DataDir, "nats"),
+			StoreDir:   storeDir,
 			ListenAddr: d.cfg.NATSListen,
+			MaxStore:   maxStore,
 			Logger:     d.log,
 		})
 		if err != nil {
@@ -132,7 +144,7 @@ func (d *Daemon) startNATS(ctx context.Context) error {
 		}
 		d.natsSrv = srv
 		url = srv.ClientURL()
-		d.log.Info().Str("url", url).Msg("embedded nats with jetstream started")
+		d.log.Info().Str("url", url).Int64("max_store_bytes", maxStore).Msg("embedded nats with jetstream started")
 	}
 	nc, err := nats.Connect(url,
 		nats.Name("tally"),
@@ -197,6 +209,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ingestMetrics := pipeline.NewIngestMetrics(reg)
+	reg.MustRegister(d.disk.Collectors()...)
 	consumerMetrics := consumers.NewMetrics(reg)
 	sinkMetrics := consumers.NewSinkMetrics(reg)
 
@@ -225,7 +238,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return err
 	}
 	ingest, err := pipeline.NewIngestHandler(pipeline.IngestConfig{
-		Publisher: pub, Now: d.cfg.Now, Check: book.CheckEvent,
+		Publisher: pub, Now: d.cfg.Now, Check: book.CheckEvent, Admit: d.disk.Admit,
 		Logger: d.log.With().Str("component", "ingest").Logger(), Metrics: ingestMetrics,
 	})
 	if err != nil {
@@ -285,6 +298,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	for _, r := range runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
+	g.Go(func() error { return d.disk.Run(gctx) })
 	g.Go(func() error {
 		if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)
@@ -485,7 +499,21 @@ func (d *Daemon) ready(ctx context.Context) error {
 	if _, err := d.js.AccountInfo(ctx); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	return nil
+	return d.disk.Admit()
+}
+
+// dirSize is the size of the files under dir (0 if it does not exist).
+func dirSize(dir string) uint64 {
+	var n uint64
+	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				n += uint64(info.Size())
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // HTTPAddr is the address the API listens on.

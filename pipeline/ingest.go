@@ -38,6 +38,10 @@ type IngestConfig struct {
 	// Check is an extra rule every event must pass (the price book's:
 	// known plans, add-ons and currencies). Optional.
 	Check Check
+	// Admit, when set, is asked before valid events are published; an
+	// error refuses them with 503 and Retry-After (e.g. the disk guard
+	// while the data dir is nearly full: see [DiskGuard]).
+	Admit func() error
 	// RetryAfter is sent with 503 answers. Default 2s.
 	RetryAfter time.Duration
 	Logger     zerolog.Logger
@@ -65,7 +69,7 @@ func NewIngestMetrics(reg prometheus.Registerer) *IngestMetrics {
 			Name: "tally_ingest_rejected_total", Help: "Invalid events rejected at ingest, by path.",
 		}, []string{"path"}),
 		Unavailable: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tally_ingest_unavailable_total", Help: "Ingest requests answered 503 because JetStream could not take them.",
+			Name: "tally_ingest_unavailable_total", Help: "Ingest requests answered 503 because JetStream could not take them or the disk guard refused them.",
 		}),
 	}
 	reg.MustRegister(m.Accepted, m.Duplicates, m.Rejected, m.Unavailable)
@@ -145,6 +149,15 @@ func (h *IngestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if h.cfg.Admit != nil {
+		if err := h.cfg.Admit(); err != nil {
+			h.cfg.Metrics.Unavailable.Inc()
+			h.cfg.Logger.Debug().Err(err).Int("events", len(events)).Msg("ingest refused")
+			w.Header().Set("Retry-After", strconv.Itoa(int(h.cfg.RetryAfter.Round(time.Second)/time.Second)))
+			writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: "not taking events: " + err.Error() + "; retry later (resending is safe)"})
+			return
+		}
+	}
 	msgs := make([]*nats.Msg, len(events))
 	for i, e := range events {
 		msgs[i] = EventMsg(e)
