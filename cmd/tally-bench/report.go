@@ -79,9 +79,14 @@ func newReport(cfg config, args []string, results []phaseResult) report {
 			raw = r.EventsPerSec
 		}
 	}
+	// Only the end-to-end ingest phases send what raw sends: the others
+	// measure something else (a paced rate, a close, a payout run).
 	for i := range results {
-		if raw > 0 && results[i].Phase != phaseLatency {
-			results[i].RatioToRaw = results[i].EventsPerSec / raw
+		switch results[i].Phase {
+		case phaseRaw, phaseNATS, phaseHTTP:
+			if raw > 0 {
+				results[i].RatioToRaw = results[i].EventsPerSec / raw
+			}
 		}
 	}
 	return report{
