@@ -55,6 +55,13 @@ type stripeCall struct {
 // one fault of each kind, in a seeded order, so that every kind happens
 // whatever the size; after that each POST is faulted with probability
 // share, the kind drawn at random.
+//
+// Behind the faults it keeps Stripe's idempotency, which stateless
+// stripe-mock lacks: the first answer (below 500, not 429) to a POST with
+// an Idempotency-Key is kept, and a later POST with that key gets it again
+// without reaching stripe-mock, or a 400 idempotency_error when its
+// parameters differ, as Stripe answers. So a retry after a lost answer
+// sees the object the lost write made, as it would on Stripe.
 type faultProxy struct {
 	t        *testing.T
 	upstream string
@@ -67,11 +74,21 @@ type faultProxy struct {
 	forced []string
 	calls  []stripeCall
 	counts map[string]int
+	// kept holds the first answer to each idempotency key, with its form.
+	kept map[string]keptAnswer
+}
+
+// keptAnswer is an answer stored under an idempotency key.
+type keptAnswer struct {
+	form   url.Values
+	status int
+	header http.Header
+	body   []byte
 }
 
 func newFaultProxy(t *testing.T, upstream string, seed uint64, share float64) *faultProxy {
 	p := &faultProxy{t: t, upstream: upstream, rng: rand.New(rand.NewPCG(seed, 7)), share: share,
-		counts: map[string]int{}, client: &http.Client{Transport: &http.Transport{Proxy: nil}}}
+		counts: map[string]int{}, kept: map[string]keptAnswer{}, client: &http.Client{Transport: &http.Transport{Proxy: nil}}}
 	p.forced = append([]string(nil), faultKinds...)
 	p.rng.Shuffle(len(p.forced), func(i, j int) { p.forced[i], p.forced[j] = p.forced[j], p.forced[i] })
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
@@ -130,6 +147,26 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if c.Key != "" && r.Method == http.MethodPost {
+		p.mu.Lock()
+		k, ok := p.kept[c.Key]
+		p.mu.Unlock()
+		if ok {
+			if !reflect.DeepEqual(k.form, form) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, `{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}`)
+				return
+			}
+			if c.Fault == faultLost {
+				resetConn(w)
+				return
+			}
+			writeAnswer(w, k.status, k.header, k.body)
+			return
+		}
+	}
+
 	out, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, p.upstream+r.URL.RequestURI(), strings.NewReader(string(body)))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -148,15 +185,26 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	respBody, _ := io.ReadAll(resp.Body)
+	if c.Key != "" && r.Method == http.MethodPost && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		p.mu.Lock()
+		if _, ok := p.kept[c.Key]; !ok {
+			p.kept[c.Key] = keptAnswer{form: form, status: resp.StatusCode, header: resp.Header.Clone(), body: respBody}
+		}
+		p.mu.Unlock()
+	}
 	if c.Fault == faultLost {
 		resetConn(w) // stripe-mock applied it; the answer is lost
 		return
 	}
-	for k, v := range resp.Header {
+	writeAnswer(w, resp.StatusCode, resp.Header, respBody)
+}
+
+func writeAnswer(w http.ResponseWriter, status int, header http.Header, body []byte) {
+	for k, v := range header {
 		w.Header()[k] = v
 	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(respBody)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // resetConn drops the client's connection with a TCP reset.
