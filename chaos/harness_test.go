@@ -65,6 +65,7 @@ import (
 	"time"
 
 	"github.com/tally-billing/tally/auth"
+	"github.com/tally-billing/tally/internal/testnet"
 )
 
 // Paths set by TestMain.
@@ -142,18 +143,6 @@ func chaosKills(t *testing.T) int  { return envInt(t, "TALLY_CHAOS_KILLS", 3) }
 // loadTimeout bounds one test's load phase by its size.
 func loadTimeout(events, kills int) time.Duration {
 	return 2*time.Minute + time.Duration(events)*2*time.Millisecond + time.Duration(kills)*30*time.Second
-}
-
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // proc is a child process and its exit.
@@ -255,10 +244,10 @@ func StartTally(t *testing.T, cfg TallyConfig) *Tally {
 		cfg.DataDir = t.TempDir()
 	}
 	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = freeAddr(t)
+		cfg.HTTPAddr = testnet.FreeAddr(t)
 	}
 	if cfg.NATSListen == "" {
-		cfg.NATSListen = freeAddr(t)
+		cfg.NATSListen = testnet.FreeAddr(t)
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 15 * time.Second
@@ -595,7 +584,7 @@ func StartNATSServer(t *testing.T) *NATSServer {
 	if natsBuildErr != nil {
 		t.Fatalf("building nats-server: %v", natsBuildErr)
 	}
-	n := &NATSServer{t: t, Addr: freeAddr(t), StoreDir: t.TempDir()}
+	n := &NATSServer{t: t, Addr: testnet.FreeAddr(t), StoreDir: t.TempDir()}
 	n.logPath = filepath.Join(t.TempDir(), "nats-server.log")
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	"github.com/tally-billing/tally/auth"
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/internal/testnet"
 	"github.com/tally-billing/tally/lease"
 	"github.com/tally-billing/tally/natsembed"
 	"github.com/tally-billing/tally/pipeline"
@@ -237,16 +237,6 @@ func (c *child) exited() bool {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // natsCluster is three NATS node processes clustered on loopback.
 type natsCluster struct {
 	nodes map[string]*child // by server name
@@ -259,14 +249,14 @@ func startNATSCluster(t *testing.T) *natsCluster {
 	clusterAddrs := map[string]string{}
 	var routes []string
 	for _, n := range names {
-		clusterAddrs[n] = freeAddr(t)
+		clusterAddrs[n] = testnet.FreeAddr(t)
 		routes = append(routes, "nats-route://"+clusterAddrs[n])
 	}
 	dir := t.TempDir()
 	c := &natsCluster{nodes: map[string]*child{}}
 	var urls []string
 	for _, n := range names {
-		client := freeAddr(t)
+		client := testnet.FreeAddr(t)
 		c.nodes[n] = startChild(t, "nats", "nats-"+n, natsNodeConfig{
 			Name: n, Client: client, Cluster: clusterAddrs[n], Routes: routes, StoreDir: filepath.Join(dir, n),
 		})
@@ -496,7 +486,7 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 
 	// Replica P, a process, starts alone: it takes both leases, closes
 	// October and runs November 1's payouts.
-	pcfg := replicaConfig{HTTPAddr: freeAddr(t), DataDir: t.TempDir(), KeysFile: keys, NATSURL: cluster.urls, DSN: dsn,
+	pcfg := replicaConfig{HTTPAddr: testnet.FreeAddr(t), DataDir: t.TempDir(), KeysFile: keys, NATSURL: cluster.urls, DSN: dsn,
 		Clock: switchClock{Before: nov30}}
 	p, pBase := startReplica(t, "replica-p", pcfg)
 	logf("replica P (pid %d) serving", p.cmd.Process.Pid)
@@ -670,7 +660,7 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 
 	// P comes back as P2 (a new process, as a supervisor would restart
 	// it); then the clock of both replicas moves to December 2 at once.
-	p2cfg := replicaConfig{HTTPAddr: freeAddr(t), DataDir: t.TempDir(), KeysFile: keys, NATSURL: cluster.urls, DSN: dsn, Clock: clock}
+	p2cfg := replicaConfig{HTTPAddr: testnet.FreeAddr(t), DataDir: t.TempDir(), KeysFile: keys, NATSURL: cluster.urls, DSN: dsn, Clock: clock}
 	p2, _ := startReplica(t, "replica-p2", p2cfg)
 	time.Sleep(4 * clusterSchedulerCheck) // both schedulers are looking
 	if err := os.WriteFile(switchFile, nil, 0o600); err != nil {

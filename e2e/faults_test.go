@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/consumers"
+	"github.com/tally-billing/tally/internal/testnet"
 	"github.com/tally-billing/tally/natsembed"
 	"github.com/tally-billing/tally/pipeline"
 	"github.com/tally-billing/tally/schemas"
@@ -199,12 +199,7 @@ func TestClickHouseDownForAWhile(t *testing.T) {
 func TestJetStreamUnavailable(t *testing.T) {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
 	store := filepath.Join(t.TempDir(), "nats")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testnet.FreeAddr(t)
 	ns, err := natsembed.Start(natsembed.Config{StoreDir: store, ListenAddr: addr, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/internal/testnet"
 	"github.com/tally-billing/tally/natsembed"
 )
 
@@ -18,12 +18,7 @@ import (
 // close the period and run the payouts; both share the event consumers.
 func TestTwoReplicasRunSingletonsOnce(t *testing.T) {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testnet.FreeAddr(t)
 	ns, err := natsembed.Start(natsembed.Config{StoreDir: filepath.Join(t.TempDir(), "nats"), ListenAddr: addr, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package natsembed
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,17 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-)
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+	"github.com/tally-billing/tally/internal/testnet"
+)
 
 func TestValidate(t *testing.T) {
 	ok := Config{StoreDir: "/tmp/x", ListenAddr: "127.0.0.1:0"}
@@ -63,7 +54,7 @@ func TestValidate(t *testing.T) {
 // elect a new one and keep every message, old and new.
 func TestThreeNodeCluster(t *testing.T) {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	clusterAddrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	clusterAddrs := []string{testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)}
 	var routes []string
 	for _, a := range clusterAddrs {
 		routes = append(routes, "nats-route://"+a)
