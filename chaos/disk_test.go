@@ -92,16 +92,8 @@ func fillDisk(t *testing.T, dir string, leave int64) string {
 
 // postOnce sends batch once and returns the status and Retry-After header.
 func postOnce(ctx context.Context, hs *HTTPSender, batch []Event) (int, string, string, error) {
-	var body bytes.Buffer
-	body.WriteByte('[')
-	for i, e := range batch {
-		if i > 0 {
-			body.WriteByte(',')
-		}
-		body.Write(e.Raw)
-	}
-	body.WriteByte(']')
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL, &body)
+	body := batchBody(batch)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL, body)
 	if err != nil {
 		return 0, "", "", err
 	}

@@ -238,11 +238,8 @@ func NewHTTPSender(p *Tally, ledger *Ledger) *HTTPSender {
 	}
 }
 
-// ErrRejected is a batch the server refused for good (a 4xx).
-var ErrRejected = errors.New("batch rejected")
-
-// Send delivers batch, retrying until it is acknowledged or ctx ends.
-func (s *HTTPSender) Send(ctx context.Context, batch []Event) error {
+// batchBody is batch as the JSON array POST /v1/events takes.
+func batchBody(batch []Event) *bytes.Buffer {
 	var body bytes.Buffer
 	body.WriteByte('[')
 	for i, e := range batch {
@@ -252,6 +249,15 @@ func (s *HTTPSender) Send(ctx context.Context, batch []Event) error {
 		body.Write(e.Raw)
 	}
 	body.WriteByte(']')
+	return &body
+}
+
+// ErrRejected is a batch the server refused for good (a 4xx).
+var ErrRejected = errors.New("batch rejected")
+
+// Send delivers batch, retrying until it is acknowledged or ctx ends.
+func (s *HTTPSender) Send(ctx context.Context, batch []Event) error {
+	body := batchBody(batch)
 	maxWait := s.MaxWait
 	if maxWait <= 0 {
 		maxWait = 2 * time.Second
