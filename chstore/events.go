@@ -7,6 +7,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/consumers"
@@ -67,8 +68,6 @@ func (s *Store) InsertEvents(ctx context.Context, events []consumers.StoredEvent
 		return fmt.Errorf("preparing insert: %w", err)
 	}
 	defer batch.Abort()
-	// Column by column: the driver's per-row Append converts every value
-	// through reflection, which was most of the insert's CPU.
 	n := len(events)
 	var (
 		sources, ids, types, subjects, hashes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -86,14 +85,21 @@ func (s *Store) InsertEvents(ctx context.Context, events []consumers.StoredEvent
 		orders[i], currencies[i], amounts[i], taxes[i] = f.orderID, f.currency, f.amount, f.tax
 		payloads[i], seqs[i] = string(e.Raw), se.StreamSeq
 	}
-	for i, col := range []any{sources, ids, types, subjects, times, hashes, credits, features, models, users, seatTypes,
-		orders, currencies, amounts, taxes, payloads, seqs} {
+	return sendColumns(batch, "events", sources, ids, types, subjects, times, hashes, credits, features, models, users,
+		seatTypes, orders, currencies, amounts, taxes, payloads, seqs)
+}
+
+// sendColumns appends one slice per column of batch, in the order of its
+// INSERT's column list, and sends it: a column at a time, since the
+// driver's per-row Append converts every value through reflection.
+func sendColumns(batch driver.Batch, table string, cols ...any) error {
+	for i, col := range cols {
 		if err := batch.Column(i).Append(col); err != nil {
-			return fmt.Errorf("appending events column %d: %w", i+1, err)
+			return fmt.Errorf("appending %s column %d: %w", table, i+1, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("sending insert: %w", err)
+		return fmt.Errorf("inserting into %s: %w", table, err)
 	}
 	return nil
 }

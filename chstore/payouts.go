@@ -240,8 +240,6 @@ func (s *Store) appendLedger(ctx context.Context, entries []marketplace.Entry) e
 		return fmt.Errorf("preparing ledger insert: %w", err)
 	}
 	defer b.Abort()
-	// Column by column: a million rows appended one at a time spend most
-	// of their time in the driver's per-row conversions.
 	n := len(entries)
 	var (
 		ids, providers, currencies, kinds, buckets = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -254,13 +252,5 @@ func (s *Store) appendLedger(ctx context.Context, entries []marketplace.Entry) e
 		amounts[i], ats[i] = e.Amount, e.At
 		orders[i], refunds[i], payoutIDs[i], revises[i] = e.OrderID, e.RefundID, e.PayoutID, e.Revises
 	}
-	for i, col := range []any{ids, providers, currencies, kinds, buckets, amounts, ats, orders, refunds, payoutIDs, revises} {
-		if err := b.Column(i).Append(col); err != nil {
-			return fmt.Errorf("appending ledger column %d: %w", i+1, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("inserting ledger entries: %w", err)
-	}
-	return nil
+	return sendColumns(b, "ledger", ids, providers, currencies, kinds, buckets, amounts, ats, orders, refunds, payoutIDs, revises)
 }
