@@ -177,6 +177,16 @@ func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error
 // outcome. One tenant's invoices go one after the other (the first may
 // create the tenant's Stripe customer); tenants go several at a time.
 func (s *Service) sendAll(ctx context.Context, invs []Invoice) error {
+	if s.cfg.Sender == nil { // a dry run: nothing leaves, one status write
+		var changed []Invoice
+		for i := range invs {
+			if invs[i].Status == StatusFinalized {
+				invs[i].Status = StatusNotSent
+				changed = append(changed, invs[i])
+			}
+		}
+		return s.cfg.Store.UpdateInvoiceStatuses(ctx, changed)
+	}
 	var groups [][]*Invoice
 	index := map[string]int{}
 	for i := range invs {
@@ -598,10 +608,6 @@ func toRatingLine(l Line) rating.Line {
 // the next attempt.
 func (s *Service) send(ctx context.Context, inv *Invoice) error {
 	log := s.log.With().Str("invoice", inv.ID).Str("tenant", inv.Tenant).Logger()
-	if s.cfg.Sender == nil {
-		inv.Status = StatusNotSent
-		return nil
-	}
 	cur, err := money.LookupCurrency(inv.Currency)
 	if err != nil {
 		return err
