@@ -51,17 +51,11 @@ func (b *bench) closePhase(ctx context.Context, tp *tallyProc, res *phaseResult)
 	for i := range subs {
 		subs[i] = subscriptionEvent(i)
 	}
-	if err := b.seedHTTP(ctx, tp, "close: subscriptions", subs); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, tp.dsn)
+	st, err := b.seedHTTP(ctx, tp, "close: subscriptions", subs)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	if _, err := st.waitStored(ctx, waitSpec{target: uint64(tenants), interval: 100 * time.Millisecond, stall: b.cfg.Stall}); err != nil {
-		return err
-	}
 	bar := b.newBar(volume, "close: usage rows")
 	for lo := 0; lo < volume; lo += volumeChunk {
 		n := min(volumeChunk, volume-lo)
@@ -108,17 +102,11 @@ func (b *bench) payoutsPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 			events = append(events, saleEvent(p, s, per))
 		}
 	}
-	if err := b.seedHTTP(ctx, tp, "payouts: marketplace events", events); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, tp.dsn)
+	st, err := b.seedHTTP(ctx, tp, "payouts: marketplace events", events)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	if _, err := st.waitStored(ctx, waitSpec{target: uint64(len(events)), interval: 100 * time.Millisecond, stall: b.cfg.Stall}); err != nil {
-		return err
-	}
 	finance, err := keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance)
 	if err != nil {
 		return err
@@ -144,16 +132,26 @@ func (b *bench) payoutsPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 	return nil
 }
 
-// seedHTTP posts events through the HTTP ingest with a progress bar.
-func (b *bench) seedHTTP(ctx context.Context, tp *tallyProc, label string, events []event) error {
+// seedHTTP posts events through the HTTP ingest of a fresh tally with a
+// progress bar, and returns its store once all of them are stored.
+func (b *bench) seedHTTP(ctx context.Context, tp *tallyProc, label string, events []event) (*store, error) {
 	h := newHTTPSender(tp.httpAddr, tp.ingestKey, b.cfg.HTTPWorkers)
 	bar := b.newBar(len(events), label)
 	err := h.sendAll(ctx, events, b.cfg.HTTPBatch, b.cfg.HTTPWorkers, func(n int) { _ = bar.Add(n) })
 	endBar(bar, err)
 	if err != nil {
-		return fmt.Errorf("seeding %s: %w", label, err)
+		return nil, fmt.Errorf("seeding %s: %w", label, err)
 	}
-	return nil
+	st, err := openStore(ctx, tp.dsn)
+	if err != nil {
+		return nil, err
+	}
+	spec := waitSpec{target: uint64(len(events)), interval: 100 * time.Millisecond, stall: b.cfg.Stall}
+	if _, err := st.waitStored(ctx, spec); err != nil {
+		st.close()
+		return nil, err
+	}
+	return st, nil
 }
 
 func tenantName(i int) string { return fmt.Sprintf("close-tenant-%05d", i) }
