@@ -36,6 +36,9 @@ type Config struct {
 	Reports Reports
 	// Trends serves the dashboard's range of months (GET /v1/reports/trend).
 	Trends Trends
+	// Barrier holds closes, payout runs and reads until every event
+	// acknowledged before the request is stored (SPEC §5).
+	Barrier Barrier
 	// Ready reports whether the process can take and store events.
 	Ready   func(ctx context.Context) error
 	Metrics http.Handler
@@ -46,8 +49,8 @@ type Config struct {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Reports == nil || c.Trends == nil || c.Ready == nil || c.Metrics == nil {
-		return errors.New("api: keys, ingest, usage, billing, marketplace, reports, trends, ready and metrics are required")
+	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Reports == nil || c.Trends == nil || c.Barrier == nil || c.Ready == nil || c.Metrics == nil {
+		return errors.New("api: keys, ingest, usage, billing, marketplace, reports, trends, barrier, ready and metrics are required")
 	}
 	return nil
 }
@@ -82,15 +85,21 @@ func NewRouter(cfg Config) (http.Handler, error) {
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(authenticate(cfg.Keys))
 		r.With(require(auth.RoleIngest)).Post("/events", cfg.Ingest.ServeHTTP)
-		r.With(require(auth.RoleFinance)).Get("/tenants/{tenant}/usage", usageHandler(cfg))
-		r.With(require(auth.RoleFinance), longRunning).Post("/periods/{period}/close", closeHandler(cfg.Billing))
-		r.With(require(auth.RoleFinance)).Get("/invoices", invoicesHandler(cfg.Billing))
-		r.With(require(auth.RoleFinance)).Get("/unbilled", unbilledHandler(cfg.Billing))
-		r.With(require(auth.RoleFinance)).Get("/reports", reportHandler(cfg.Reports))
-		r.With(require(auth.RoleFinance)).Get("/reports/trend", trendHandler(cfg.Trends))
-		r.With(require(auth.RoleFinance), longRunning).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
-		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/payouts", payoutsHandler(cfg.Marketplace))
-		r.With(require(auth.RoleFinance, auth.RoleProvider)).Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))
+		r.With(require(auth.RoleIngest, auth.RoleFinance)).Get("/pipeline/watermark", watermarkHandler(cfg.Barrier))
+		r.With(require(auth.RoleIngest, auth.RoleFinance)).Post("/pipeline/barrier", barrierHandler(cfg.Barrier))
+		// Everything below reads or acts on stored events: each waits
+		// until what was acknowledged before it is stored.
+		finance := r.With(require(auth.RoleFinance), consistent(cfg.Barrier))
+		finance.Get("/tenants/{tenant}/usage", usageHandler(cfg))
+		finance.With(longRunning).Post("/periods/{period}/close", closeHandler(cfg.Billing))
+		finance.Get("/invoices", invoicesHandler(cfg.Billing))
+		finance.Get("/unbilled", unbilledHandler(cfg.Billing))
+		finance.Get("/reports", reportHandler(cfg.Reports))
+		finance.Get("/reports/trend", trendHandler(cfg.Trends))
+		finance.With(longRunning).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
+		provider := r.With(require(auth.RoleFinance, auth.RoleProvider), consistent(cfg.Barrier))
+		provider.Get("/payouts", payoutsHandler(cfg.Marketplace))
+		provider.Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))
 	})
 	return r, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tally-billing/tally/auth"
 	"github.com/tally-billing/tally/finance"
+	"github.com/tally-billing/tally/pipeline"
 )
 
 func TestTrendMonths(t *testing.T) {
@@ -63,6 +64,16 @@ type (
 	fakeReports     struct{ Reports }
 )
 
+// passBarrier is a read-your-writes barrier with nothing to wait for.
+type passBarrier struct{}
+
+func (passBarrier) Barrier(context.Context) (pipeline.Progress, error) {
+	return pipeline.Progress{}, nil
+}
+func (passBarrier) Progress(context.Context) (pipeline.Progress, error) {
+	return pipeline.Progress{}, nil
+}
+
 const (
 	testFinanceKey = "finance-key-for-the-api-tests"
 	testIngestKey  = "ingest-key-for-the-api-tests"
@@ -77,7 +88,7 @@ func testRouter(t *testing.T, tr Trends) http.Handler {
 	}
 	h, err := NewRouter(Config{
 		Keys: keys, Ingest: http.NotFoundHandler(), Usage: fakeUsage{}, Billing: fakeBilling{}, Marketplace: fakeMarketplace{},
-		Reports: fakeReports{}, Trends: tr, Ready: func(context.Context) error { return nil }, Metrics: http.NotFoundHandler(),
+		Reports: fakeReports{}, Trends: tr, Barrier: passBarrier{}, Ready: func(context.Context) error { return nil }, Metrics: http.NotFoundHandler(),
 	})
 	if err != nil {
 		t.Fatal(err)

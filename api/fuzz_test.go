@@ -20,6 +20,7 @@ import (
 	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/finance"
 	"github.com/tally-billing/tally/payouts"
+	"github.com/tally-billing/tally/pipeline"
 )
 
 const (
@@ -37,6 +38,22 @@ type recorder struct {
 	period         string
 	months         []string
 	calls          int
+	// barriers counts the read-your-writes barriers passed; behind makes
+	// the next ones time out.
+	barriers int
+	behind   *pipeline.Behind
+}
+
+func (r *recorder) Barrier(context.Context) (pipeline.Progress, error) {
+	r.barriers++
+	if r.behind != nil {
+		return pipeline.Progress{}, r.behind
+	}
+	return pipeline.Progress{}, nil
+}
+
+func (r *recorder) Progress(context.Context) (pipeline.Progress, error) {
+	return pipeline.Progress{Events: pipeline.StreamProgress{Last: 7, Through: 7}}, nil
 }
 
 func (r *recorder) FinanceTrend(_ context.Context, months []string) (finance.Trend, error) {
@@ -92,7 +109,7 @@ func (r *recorder) Payouts(context.Context, string) ([]payouts.Payout, error) {
 	return nil, nil
 }
 
-func newFuzzRouter(f *testing.F, rec *recorder) http.Handler {
+func newFuzzRouter(f testing.TB, rec *recorder) http.Handler {
 	f.Helper()
 	keys, err := auth.Parse([]byte(`{"keys":[
 		{"name":"fin","role":"finance","key":"` + financeKey + `"},
@@ -109,6 +126,7 @@ func newFuzzRouter(f *testing.F, rec *recorder) http.Handler {
 		Marketplace: rec,
 		Reports:     rec,
 		Trends:      rec,
+		Barrier:     rec,
 		Ready:       func(context.Context) error { return nil },
 		Metrics:     http.NotFoundHandler(),
 		Now:         func() time.Time { return apiNow },

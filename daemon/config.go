@@ -75,6 +75,10 @@ type Config struct {
 	// redelivers, e.g. the batch of a replica that was killed (default 2m;
 	// every replica must use the same value).
 	AckWait time.Duration
+	// BarrierTimeout bounds the read-your-writes barrier: how long a close,
+	// a payout run or a read waits for the events acknowledged before it
+	// to be stored before answering 503 (default 30s; SPEC §5).
+	BarrierTimeout time.Duration
 	// SchedulerCheck is how often the close and payout schedulers look and
 	// renew their lease (default 1m; it must stay well below the lease's 2m).
 	SchedulerCheck time.Duration
@@ -120,6 +124,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.BarrierTimeout <= 0 {
+		c.BarrierTimeout = 30 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -244,6 +244,11 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
+	watermark, err := pipeline.NewWatermark(d.js, pipeline.WatermarkConfig{
+		Validator: ValidatorConsumer, Sink: SinkConsumer, Timeout: d.cfg.BarrierTimeout})
+	if err != nil {
+		return err
+	}
 	rejecter := &storedRejecter{store: d.store, dlq: dlq}
 	bill, err := d.buildBilling(reg, book, rejecter)
 	if err != nil {
@@ -268,6 +273,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Marketplace: market,
 		Reports:     d.store,
 		Trends:      d.store,
+		Barrier:     watermark,
 		Ready:       d.ready,
 		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Now:         d.cfg.Now,
@@ -306,7 +312,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return nil
 	})
 	if !d.cfg.NoScheduler {
-		if err := d.startSchedulers(ctx, g, gctx, bill, market); err != nil {
+		if err := d.startSchedulers(ctx, g, gctx, bill, market, watermark); err != nil {
 			cancel()
 			return err
 		}
@@ -322,8 +328,10 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 }
 
 // startSchedulers runs the period-close and payout schedulers in g, each
-// gated by its singleton lease.
-func (d *Daemon) startSchedulers(ctx context.Context, g *errgroup.Group, gctx context.Context, bill *billing.Service, market *payouts.Service) error {
+// gated by its singleton lease and behind the read-your-writes barrier, as
+// a close or a run on request is.
+func (d *Daemon) startSchedulers(ctx context.Context, g *errgroup.Group, gctx context.Context,
+	bill *billing.Service, market *payouts.Service, wm *pipeline.Watermark) error {
 	installed, err := d.store.InstalledAt(ctx)
 	if err != nil {
 		return err
@@ -337,13 +345,13 @@ func (d *Daemon) startSchedulers(ctx context.Context, g *errgroup.Group, gctx co
 		return err
 	}
 	g.Go(func() error {
-		return billing.RunScheduler(gctx, bill, billing.SchedulerConfig{
+		return billing.RunScheduler(gctx, consistentCloser{bill, wm}, billing.SchedulerConfig{
 			Grace: d.cfg.CloseGrace, NotBefore: installed, Now: d.cfg.Now, Leader: closeLeader, Check: d.cfg.SchedulerCheck,
 			Logger: d.log.With().Str("component", "scheduler").Logger(),
 		})
 	})
 	g.Go(func() error {
-		return payouts.RunScheduler(gctx, market, payouts.SchedulerConfig{
+		return payouts.RunScheduler(gctx, consistentRunner{market, wm}, payouts.SchedulerConfig{
 			Schedule: d.cfg.PayoutSchedule, NotBefore: installed, Now: d.cfg.Now, Leader: payoutLeader, Check: d.cfg.SchedulerCheck,
 			Logger: d.log.With().Str("component", "payout-scheduler").Logger(),
 		})
@@ -391,6 +399,34 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		}
 	}
 	return out, nil
+}
+
+// consistentCloser closes a period only once every event acknowledged
+// before the close is stored; a barrier that times out fails the close,
+// which the scheduler tries again at its next check.
+type consistentCloser struct {
+	billing.PeriodCloser
+	wm *pipeline.Watermark
+}
+
+func (c consistentCloser) Close(ctx context.Context, p billing.Period) (billing.CloseResult, error) {
+	if _, err := c.wm.Barrier(ctx); err != nil {
+		return billing.CloseResult{}, fmt.Errorf("closing %s: %w", p, err)
+	}
+	return c.PeriodCloser.Close(ctx, p)
+}
+
+// consistentRunner is consistentCloser for scheduled payout runs.
+type consistentRunner struct {
+	payouts.Runner
+	wm *pipeline.Watermark
+}
+
+func (r consistentRunner) RunPayouts(ctx context.Context, asOf time.Time) (payouts.RunResult, error) {
+	if _, err := r.wm.Barrier(ctx); err != nil {
+		return payouts.RunResult{}, fmt.Errorf("running payouts as of %s: %w", asOf.Format(time.RFC3339), err)
+	}
+	return r.Runner.RunPayouts(ctx, asOf)
 }
 
 // validatorRunners is how many validator batches one replica handles at once.

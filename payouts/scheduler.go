@@ -44,10 +44,17 @@ type SchedulerConfig struct {
 	Logger zerolog.Logger
 }
 
+// Runner runs payouts; a run must be idempotent per instant.
+type Runner interface {
+	RunPayouts(ctx context.Context, asOf time.Time) (RunResult, error)
+	// HasRun reports whether the run as of asOf happened.
+	HasRun(ctx context.Context, asOf time.Time) (bool, error)
+}
+
 // RunScheduler runs each scheduled payout run once, until ctx ends. A run
 // that fails is tried again at the next check; one that happened is not
 // repeated (and would pay nothing more).
-func RunScheduler(ctx context.Context, s *Service, cfg SchedulerConfig) error {
+func RunScheduler(ctx context.Context, s Runner, cfg SchedulerConfig) error {
 	if _, err := DueRun(time.Now(), cfg.Schedule); err != nil {
 		return err
 	}
@@ -62,11 +69,11 @@ func RunScheduler(ctx context.Context, s *Service, cfg SchedulerConfig) error {
 	for {
 		due, _ := DueRun(cfg.Now(), cfg.Schedule)
 		if due.After(cfg.NotBefore) && (cfg.Leader == nil || cfg.Leader(ctx)) {
-			ranAt, err := s.cfg.Store.PayoutRun(ctx, due)
+			ran, err := s.HasRun(ctx, due)
 			switch {
 			case err != nil:
 				cfg.Logger.Warn().Err(err).Msg("checking the last payout run")
-			case ranAt.IsZero():
+			case !ran:
 				if res, err := s.RunPayouts(ctx, due); err != nil {
 					cfg.Logger.Error().Err(err).Time("as_of", due).Msg("scheduled payout run failed; will retry")
 				} else {

@@ -168,6 +168,12 @@ func (s *Service) Balances(ctx context.Context, provider string, asOf time.Time)
 	return out, nil
 }
 
+// HasRun reports whether the payout run as of asOf was recorded.
+func (s *Service) HasRun(ctx context.Context, asOf time.Time) (bool, error) {
+	at, err := s.cfg.Store.PayoutRun(ctx, asOf.UTC())
+	return !at.IsZero(), err
+}
+
 // Payouts lists payouts of provider (all when empty).
 func (s *Service) Payouts(ctx context.Context, provider string) ([]Payout, error) {
 	return s.cfg.Store.Payouts(ctx, provider)

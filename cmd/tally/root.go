@@ -21,7 +21,7 @@ func newRootCmd() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return bindEnv(cmd) },
 	}
 	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newCloseCmd(), newInvoicesCmd(), newUnbilledCmd(), newBalanceCmd(), newPayoutsCmd(), newReportCmd(),
-		newVersionCmd(), newLauncherCmd(), newMigrationsCmd())
+		newPipelineCmd(), newVersionCmd(), newLauncherCmd(), newMigrationsCmd())
 	return root
 }
 
