@@ -9,7 +9,8 @@
 // succeed is marked with Message.Reject; the DeadLetter middleware publishes
 // it to the dead-letter stream with its reason before it is acknowledged.
 // Retry, dead letters, metrics and logging are middlewares around the
-// handler (middleware.go), never copies inside a consumer.
+// handler, each in a file of its own (retry.go, deadletter.go, logging.go,
+// metrics.go; Chain in message.go), never copies inside a consumer.
 //
 // The Runner (runner.go) owns the JetStream side: a durable pull consumer,
 // batching by size and time, and the acknowledgement order described in

@@ -137,7 +137,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			nakAll(batch, 0)
 			continue
 		}
-		r.handle(context.WithoutCancel(ctx), batch)
+		r.handle(ctx, batch)
 		if time.Since(lastInfo) > 5*time.Second {
 			lastInfo = time.Now()
 			r.recordLag(ctx, cons)
@@ -211,9 +211,15 @@ func (r *Runner) fetchLoop(ctx context.Context, cons jetstream.Consumer, out cha
 // double ack. Acks of one connection reach the consumer in order, so when
 // the server confirms the last one, it has applied all of them. On failure
 // every message is nak'ed with a delay that grows with its deliveries.
+//
+// The handler's context outlives ctx, the runner's, so that a shutdown lets
+// the batch in hand finish; it ends AckWait after the batch started (JetStream
+// redelivers it then anyway) or DrainTimeout after ctx ended, if sooner.
 func (r *Runner) handle(ctx context.Context, batch []*Message) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.AckWait)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.AckWait)
 	defer cancel()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(r.cfg.DrainTimeout, cancel) })()
+	ctx = hctx
 	m := r.cfg.Metrics
 	for _, msg := range batch {
 		if msg.Delivered > 1 {
