@@ -26,6 +26,10 @@ var (
 	// ErrUnpricedCurrency is returned for a currency the book has no prices
 	// in.
 	ErrUnpricedCurrency = errors.New("currency not priced by the price book")
+
+	// ErrNoMinimumPayout is returned for a payout currency the marketplace
+	// terms set no minimum payout for. [Parse] refuses such a book.
+	ErrNoMinimumPayout = errors.New("no minimum payout for the currency")
 )
 
 // FieldError is a validation error of one field of a price book file.
