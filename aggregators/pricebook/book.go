@@ -1,6 +1,7 @@
 package pricebook
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"time"
@@ -22,7 +23,15 @@ type Book struct {
 	Addons      map[string]*Addon
 	Terms       map[schemas.Term]Term
 	Marketplace Marketplace
+
+	source []byte // canonical source, see [Book.Source]
 }
+
+// Source returns the book's canonical source: the file as [Parse] read
+// it, compact JSON with object keys sorted. Parsing it gives the same
+// book; two files differing only in layout have the same source. It is
+// what an [Archive] keeps of each version.
+func (b *Book) Source() []byte { return bytes.Clone(b.source) }
 
 // Prices is one price in every currency of the book, by ISO 4217 code.
 type Prices map[string]decimal.Decimal

@@ -1,6 +1,7 @@
 package pricebook_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -75,6 +76,10 @@ func FuzzBookInvariants(f *testing.F) {
 			t.Fatalf("accepted input that is not one valid UTF-8 JSON document: %q", data)
 		}
 		checkBook(t, b)
+		again, err := pricebook.Parse(b.Source())
+		if err != nil || !bytes.Equal(again.Source(), b.Source()) {
+			t.Fatalf("the canonical source does not parse back to itself: %v", err)
+		}
 	})
 }
 

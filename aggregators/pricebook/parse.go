@@ -105,7 +105,8 @@ func Parse(data []byte) (*Book, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f fileBook
-	if err := dec.Decode(&f); err != nil {
+	err := dec.Decode(&f)
+	if err != nil {
 		return nil, decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -115,6 +116,12 @@ func Parse(data []byte) (*Book, error) {
 	b := v.book(&f)
 	if v.err != nil {
 		return nil, v.err
+	}
+	// The canonical source: the decoded file written back, compact, with
+	// map keys sorted. Whitespace and key order do not change it; every
+	// value (decimal literals included, "50.00" is not "50.0") does.
+	if b.source, err = json.Marshal(&f); err != nil {
+		return nil, &FieldError{Message: "encoding the canonical source: " + err.Error()}
 	}
 	return b, nil
 }
