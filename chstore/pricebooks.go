@@ -30,10 +30,18 @@ func (s *Store) PriceBooks(ctx context.Context) ([]pricebook.Record, error) {
 	return out, rows.Err()
 }
 
-// SavePriceBook stores one price book record.
+// SavePriceBook stores one price book record. It goes in as a batch of
+// one row, which keeps the milliseconds of the time.
 func (s *Store) SavePriceBook(ctx context.Context, r pricebook.Record) error {
-	if err := s.conn.Exec(ctx, `INSERT INTO price_books (version, source, started_at) VALUES (?, ?, ?)`,
-		r.Version, string(r.Source), r.At.UTC()); err != nil {
+	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO price_books (version, source, started_at)`)
+	if err != nil {
+		return fmt.Errorf("preparing price book %s: %w", r.Version, err)
+	}
+	defer batch.Abort()
+	if err := batch.Append(r.Version, string(r.Source), r.At.UTC()); err != nil {
+		return fmt.Errorf("appending price book %s: %w", r.Version, err)
+	}
+	if err := batch.Send(); err != nil {
 		return fmt.Errorf("storing price book %s: %w", r.Version, err)
 	}
 	return nil
