@@ -12,35 +12,10 @@ import (
 	"github.com/tally-billing/tally/aggregators"
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/internal/pricebooktest"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/schemas"
 )
-
-// bookV2 is the shipped book repriced under a new version: team base
-// 249.00 (was 199.00) and its learner seat 5.00 USD (was 4.00).
-func bookV2(t *testing.T) *pricebook.Book {
-	t.Helper()
-	src := string(pricebook.DefaultJSON())
-	for _, r := range [][2]string{
-		{`"version": "` + pricebook.Default().Version + `"`, `"version": "2027-01-01.1"`},
-		{`"USD": "199.00"`, `"USD": "249.00"`}, // the first: team's base
-		{`"USD": "4.00"`, `"USD": "5.00"`},     // the first: team's learner seat
-	} {
-		if !strings.Contains(src, r[0]) {
-			t.Fatalf("the shipped book has no %s", r[0])
-		}
-		src = strings.Replace(src, r[0], r[1], 1)
-	}
-	b, err := pricebook.Parse([]byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := b.PlanIn("team", money.Currency{Code: "USD", MinorUnits: 2})
-	if err != nil || p.Base.String() != "249" || p.Seats[schemas.SeatLearner].Price.String() != "5" {
-		t.Fatalf("team in the second book: %+v, %v", p, err)
-	}
-	return b
-}
 
 func catalog(t *testing.T, current *pricebook.Book, earlier ...*pricebook.Book) *pricebook.Catalog {
 	t.Helper()
@@ -84,7 +59,8 @@ func octoberInvoice(t *testing.T, book *pricebook.Book) Invoice {
 // under an earlier price book is adjusted at that book's prices; a month
 // never billed at the current ones; a version with no book fails.
 func TestAdjustmentsUseTheBilledVersion(t *testing.T) {
-	v1, v2 := pricebook.Default(), bookV2(t)
+	v1 := pricebook.Default()
+	_, v2 := pricebooktest.Repriced(t, "2027-01-01.1")
 	octV1 := octoberInvoice(t, v1)
 	// Billed in October under v1: base 199.00 + 10 learners × 4.00 =
 	// 40.00 → 239.00.

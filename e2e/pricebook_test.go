@@ -10,39 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/tally-billing/tally/aggregators/pricebook"
-	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/daemon"
-	"github.com/tally-billing/tally/schemas"
+	"github.com/tally-billing/tally/internal/pricebooktest"
 )
 
-// repricedBook writes the shipped price book under version with team at
-// 249.00 a month and its learner seat at 5.00 USD (shipped: 199.00 and
-// 4.00), and returns the file's path.
+// repricedBook writes pricebooktest.Repriced under version to a file and
+// returns its path.
 func repricedBook(t *testing.T, version string) string {
 	t.Helper()
-	src := string(pricebook.DefaultJSON())
-	for _, r := range [][2]string{
-		{`"version": "` + pricebook.Default().Version + `"`, `"version": "` + version + `"`},
-		{`"USD": "199.00"`, `"USD": "249.00"`}, // the first: team's base
-		{`"USD": "4.00"`, `"USD": "5.00"`},     // the first: team's learner seat
-	} {
-		if !strings.Contains(src, r[0]) {
-			t.Fatalf("the shipped book has no %s", r[0])
-		}
-		src = strings.Replace(src, r[0], r[1], 1)
-	}
-	b, err := pricebook.Parse([]byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := b.Plans["team"]; p.Base["USD"].String() != "249" || p.Seats[schemas.SeatLearner].Price["USD"].String() != "5" {
-		t.Fatalf("repriced team: base %s, learner %s", p.Base["USD"], p.Seats[schemas.SeatLearner].Price["USD"])
-	}
+	data, _ := pricebooktest.Repriced(t, version)
 	path := filepath.Join(t.TempDir(), version+".json")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -128,11 +107,7 @@ func TestLateEventUnderAnEarlierPriceBook(t *testing.T) {
 // a version is stored once, with its canonical source, and read back.
 func TestPriceBooksAreKept(t *testing.T) {
 	ctx := context.Background()
-	store, err := chstore.Open(ctx, chstore.Config{DSN: newDatabase(t), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +118,7 @@ func TestPriceBooksAreKept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	next, err := pricebook.Load(repricedBook(t, "v2"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, next := pricebooktest.Repriced(t, "v2")
 	c, err := pricebook.Keep(ctx, store, next, at.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -169,10 +141,7 @@ func TestPriceBooksAreKept(t *testing.T) {
 	if err != nil || old.Plans["team"].Base["USD"].String() != "199" {
 		t.Fatalf("the shipped version read back: %v", err)
 	}
-	sameAsShipped, err := pricebook.Parse([]byte(strings.Replace(string(pricebook.DefaultJSON()), shipped.Version, "v2", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sameAsShipped := pricebooktest.Edited(t, [2]string{shipped.Version, "v2"})
 	if _, err := pricebook.Keep(ctx, store, sameAsShipped, at); !errors.Is(err, pricebook.ErrVersionConflict) {
 		t.Errorf("v2 with the shipped prices: %v; want ErrVersionConflict", err)
 	}
