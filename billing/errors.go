@@ -7,4 +7,7 @@ var (
 	ErrPeriodOpen = errors.New("period has not ended")
 	// ErrUnknownPlan marks a subscription to a plan the price book lacks.
 	ErrUnknownPlan = errors.New("unknown plan")
+	// ErrUnknownPriceBook marks a closed month billed under a price book
+	// version billing has no book for: its late events cannot be rated.
+	ErrUnknownPriceBook = errors.New("price book of a billed month not available")
 )

@@ -56,7 +56,13 @@ type EventRejecter interface {
 
 // Config wires a Service.
 type Config struct {
-	Book     *pricebook.Book
+	// Book is the current price book: it rates open periods.
+	Book *pricebook.Book
+	// Books gives every earlier price book version: a closed month is
+	// re-rated for adjustments with the version it was billed under
+	// (pricebook.Catalog). Optional: without it a month billed under
+	// another version than Book fails its tenant (ErrUnknownPriceBook).
+	Books    PriceBooks
 	Activity ActivitySource
 	Store    InvoiceStore
 	// Sender pushes invoices to Stripe; nil is a dry run: invoices are
@@ -403,9 +409,11 @@ func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []I
 // adjustments re-rates every closed month before p with everything known
 // now, and returns the differences from what was billed for it (SPEC §3
 // item 6). A closed month with no invoice counts as billed nothing, so
-// usage that arrived after its month was closed is billed too. Months
-// billed under another price book version are left alone: a price change
-// never alters them.
+// usage that arrived after its month was closed is billed too, at the
+// current book's prices. A billed month is re-rated with the price book
+// version its monthly invoice names (SPEC §5): a price change never
+// alters a closed month, a late event in it is billed at its prices, and
+// a version no book is known for fails the tenant with the reason.
 func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []Invoice, closed []string) ([]rating.Line, money.Currency, error) {
 	var out []rating.Line
 	var cur money.Currency
@@ -430,10 +438,13 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 			continue
 		}
 		inv, wasBilled := billed[period]
-		if wasBilled && inv.PriceBookVersion != s.cfg.Book.Version {
-			continue
+		book := s.cfg.Book
+		if wasBilled {
+			if book, err = s.bookOf(inv); err != nil {
+				return nil, cur, fmt.Errorf("re-rating %s: %w", q, err)
+			}
 		}
-		rerated, err := rating.RateMonth(s.cfg.Book, tenant, changesBefore(in.changes, q.End()), usageBefore(in.usage, q.End()), q)
+		rerated, err := rating.RateMonth(book, tenant, changesBefore(in.changes, q.End()), usageBefore(in.usage, q.End()), q)
 		switch {
 		case errors.Is(err, rating.ErrNotSubscribed) && !wasBilled:
 			continue
@@ -449,7 +460,7 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 			}
 		} else {
 			finalized = rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String(),
-				Currency: rerated.Invoice.Currency, PriceBookVersion: s.cfg.Book.Version}
+				Currency: rerated.Invoice.Currency, PriceBookVersion: book.Version}
 		}
 		if rerated.Invoice.Currency.Code == "" {
 			rerated.Invoice.Currency, rerated.Invoice.PriceBookVersion = finalized.Currency, finalized.PriceBookVersion

@@ -59,6 +59,7 @@ type Daemon struct {
 	chSrv   *chlocal.Server
 	chDSN   string
 	store   *chstore.Store
+	books   *pricebook.Catalog // every price book version Tally ran with; Current rates open periods
 	stripe  *stripesync.Client
 	holder  string // this replica's name in leases
 	leases  []*lease.Lease
@@ -97,10 +98,19 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The price book is read before anything starts: a bad one is refused
+	// at once, with the problem and its fix.
+	book, err := d.loadPriceBook()
+	if err != nil {
+		return nil, err
+	}
 	if err := d.startNATS(ctx); err != nil {
 		return nil, err
 	}
 	if err := d.startClickHouse(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.keepPriceBooks(ctx, book); err != nil {
 		return nil, err
 	}
 	if err := d.startServing(ctx, keys); err != nil {
@@ -221,10 +231,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
-	book, err := d.loadPriceBook()
-	if err != nil {
-		return err
-	}
+	book := d.books.Current()
 	if d.cfg.StripeKey != "" {
 		if d.stripe, err = stripesync.New(stripesync.Config{Key: d.cfg.StripeKey, APIBase: d.cfg.StripeAPIBase,
 			AttemptTimeout: d.cfg.StripeAttemptTimeout, Logger: d.log}); err != nil {
@@ -440,18 +447,31 @@ func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {
 	return pricebook.Load(d.cfg.PriceBook)
 }
 
+// keepPriceBooks stores book in ClickHouse under its version, unless it is
+// there already (a changed book under a version already used is refused),
+// and loads every version Tally ever ran with, for billing to re-rate
+// closed months with the version they were billed under.
+func (d *Daemon) keepPriceBooks(ctx context.Context, book *pricebook.Book) error {
+	books, err := pricebook.Keep(ctx, d.store, book, d.cfg.Now())
+	if err != nil {
+		return err
+	}
+	d.books = books
+	d.log.Info().Str("price_book", book.Version).Strs("versions", books.Versions()).Msg("price books loaded")
+	return nil
+}
+
 // buildBilling wires the billing service, with a Stripe sender when a key
 // is configured (a dry run otherwise).
 func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter) (*billing.Service, error) {
 	cfg := billing.Config{
 		Rejecter: rejecter,
-		Book:     book, Activity: d.store, Store: d.store, Now: d.cfg.Now,
+		Book:     book, Books: d.books, Activity: d.store, Store: d.store, Now: d.cfg.Now,
 		Logger: d.log, Metrics: billing.NewMetrics(reg),
 	}
 	if d.stripe != nil {
 		cfg.Sender = d.stripe
 	}
-	d.log.Info().Str("price_book", book.Version).Msg("price book loaded")
 	return billing.New(cfg)
 }
 

@@ -3,13 +3,18 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/payouts"
 )
 
@@ -81,8 +86,12 @@ func usd(t *testing.T, b payouts.Balances) (held, available, paid string) {
 }
 
 func sale(id, provider string, at time.Time, gross, tax string) string {
+	return saleIn(id, provider, at, gross, tax, "USD")
+}
+
+func saleIn(id, provider string, at time.Time, gross, tax, currency string) string {
 	return ev("checkout", id, "marketplace.sale.completed", provider, at,
-		fmt.Sprintf(`{"order_id":%q,"buyer_id":"buyer-1","course_id":"course-1","gross":%q,"tax":%q,"currency":"USD"}`, id, gross, tax))
+		fmt.Sprintf(`{"order_id":%q,"buyer_id":"buyer-1","course_id":"course-1","gross":%q,"tax":%q,"currency":%q}`, id, gross, tax, currency))
 }
 
 func refund(id, provider, order string, at time.Time, amount string) string {
@@ -272,5 +281,107 @@ func TestRefusedTransfer(t *testing.T) {
 	}
 	if l := run.Payouts[0].Statement; len(l) == 0 || l[len(l)-1].Kind != "returned_payout" {
 		t.Errorf("the statement should show the returned payout: %+v", l)
+	}
+}
+
+// TestEveryCurrencyPaysOut: providers selling in KWD and BHD (3 minor-unit
+// digits) and KRW (none), currencies the shipped book has no own minimum
+// for, are paid from the default minimum of 50 units; one below it carries
+// over until a later sale lifts it; re-runs pay nothing twice. Figures by
+// hand from SPEC §3: net = gross − tax, fee = round_half_even(net × 15 %)
+// to the currency's digits, share = net − fee, available 14 days after
+// the sale.
+func TestEveryCurrencyPaysOut(t *testing.T) {
+	stripe := newStripeRecorder(t)
+	tl := startTally(t, withClock(time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC)), withStripe(stripe.URL))
+	providers := []string{"p-kwd", "p-krw", "p-bhd", "p-bhd-small"}
+	var events []string
+	for _, p := range providers {
+		events = append(events, kyc("kyc-"+p, p, nov(1, 0), "acct_"+strings.ReplaceAll(p, "-", "")))
+	}
+	events = append(events,
+		// net 134.120, fee 134.120 × 0.15 = 20.118, share 114.002
+		saleIn("o-kwd", "p-kwd", nov(2, 10), "134.120", "0", "KWD"),
+		// net 90910, fee 13636.5 → 13636 (half to even), share 77274
+		saleIn("o-krw", "p-krw", nov(2, 10), "90910", "0", "KRW"),
+		// net 70.005, fee 10.50075 → 10.501, share 59.504
+		saleIn("o-bhd", "p-bhd", nov(2, 10), "70.005", "0", "BHD"),
+		// net 55.000 − 5.000 = 50.000, fee 7.500, share 42.500 < 50.000
+		saleIn("o-bhd-s1", "p-bhd-small", nov(2, 10), "55.000", "5.000", "BHD"),
+		// fee 3.000, share 17.000, available from December 4, 10:00
+		saleIn("o-bhd-s2", "p-bhd-small", nov(20, 10), "20.000", "0", "BHD"),
+	)
+	tl.mustAccept(len(events), 0, events...)
+	for _, p := range providers {
+		n := uint64(2)
+		if p == "p-bhd-small" {
+			n = 3
+		}
+		tl.waitRows(p, n)
+	}
+	format := func(d decimal.Decimal, code string) string {
+		c, err := money.LookupCurrency(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Format(d) + " " + code
+	}
+	paid := func(run payouts.RunResult) map[string]string {
+		out := map[string]string{}
+		for _, p := range run.Payouts {
+			out[p.Provider] = format(p.Amount, p.Currency)
+			sum := p.Amount.Sub(p.Amount)
+			for _, l := range p.Statement {
+				sum = sum.Add(l.Amount)
+			}
+			if !sum.Equal(p.Amount) {
+				t.Errorf("%s: statement sums to %s, payout %s", p.Provider, sum, p.Amount)
+			}
+		}
+		return out
+	}
+	want1 := map[string]string{"p-kwd": "114.002 KWD", "p-krw": "77274 KRW", "p-bhd": "59.504 BHD"}
+	run1 := tl.runPayouts("2026-12-01T00:00:00Z")
+	if got := paid(run1); !maps.Equal(got, want1) {
+		t.Fatalf("run of December 1 paid %v; want %v", got, want1)
+	}
+	// p-bhd-small: 42.500 available (below 50.000, carried), 17.000 held.
+	balance := func(provider, asOf string) string {
+		_, b := tl.balance(tl.finance, provider, asOf)
+		if len(b.Balances) != 1 {
+			t.Fatalf("%s as of %s: %+v; want one currency", provider, asOf, b.Balances)
+		}
+		x := b.Balances[0]
+		return fmt.Sprintf("held %s, available %s, paid %s", format(x.Held, x.Currency), format(x.Available, x.Currency), format(x.Paid, x.Currency))
+	}
+	if got, want := balance("p-bhd-small", "2026-12-01T00:00:00Z"), "held 17.000 BHD, available 42.500 BHD, paid 0.000 BHD"; got != want {
+		t.Errorf("p-bhd-small on December 1: %s; want %s", got, want)
+	}
+	if again := tl.runPayouts("2026-12-01T00:00:00Z"); !again.AlreadyRun || !maps.Equal(paid(again), want1) {
+		t.Errorf("re-run of December 1: %+v", again)
+	}
+
+	// December 5: the second sale is available, 42.500 + 17.000 = 59.500
+	// ≥ 50.000; the others have nothing left.
+	want2 := map[string]string{"p-bhd-small": "59.500 BHD"}
+	if got := paid(tl.runPayouts("2026-12-05T00:00:00Z")); !maps.Equal(got, want2) {
+		t.Fatalf("run of December 5 paid %v; want %v", got, want2)
+	}
+	if again := tl.runPayouts("2026-12-05T00:00:00Z"); !again.AlreadyRun || !maps.Equal(paid(again), want2) {
+		t.Errorf("re-run of December 5: %+v", again)
+	}
+	for p, want := range map[string]string{
+		"p-kwd":       "held 0.000 KWD, available 0.000 KWD, paid 114.002 KWD",
+		"p-krw":       "held 0 KRW, available 0 KRW, paid 77274 KRW",
+		"p-bhd":       "held 0.000 BHD, available 0.000 BHD, paid 59.504 BHD",
+		"p-bhd-small": "held 0.000 BHD, available 0.000 BHD, paid 59.500 BHD",
+	} {
+		if got := balance(p, "2026-12-05T00:00:00Z"); got != want {
+			t.Errorf("%s on December 5: %s; want %s", p, got, want)
+		}
+	}
+	// One transfer per payout, none for a re-run.
+	if n := stripe.count("POST /v1/transfers"); n != 4 {
+		t.Errorf("%d transfers, want 4 (%v)", n, stripe.snapshot())
 	}
 }

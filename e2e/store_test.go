@@ -13,11 +13,7 @@ import (
 // and checks each migration is applied and recorded once.
 func TestMigrationsAreIdempotentAndRecorded(t *testing.T) {
 	ctx := context.Background()
-	store, err := chstore.Open(ctx, chstore.Config{DSN: newDatabase(t), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	migs, err := chstore.Migrations()
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +42,22 @@ func TestMigrationsAreIdempotentAndRecorded(t *testing.T) {
 	if rows != uint64(len(migs)) {
 		t.Fatalf("%d rows in tally_migrations for %d migrations: a second run recorded again", rows, len(migs))
 	}
-	for _, table := range []string{"events", "event_ids", "dead_letters"} {
+	for _, table := range []string{"events", "event_ids", "dead_letters", "price_books"} {
 		var n uint64
 		if err := store.Conn().QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", table).Scan(&n); err != nil || n != 1 {
 			t.Errorf("table %s: %d, %v", table, n, err)
 		}
 	}
+}
+
+// openStore opens a store on a fresh database, not migrated yet, and
+// closes it at the end of the test.
+func openStore(t *testing.T) *chstore.Store {
+	t.Helper()
+	store, err := chstore.Open(context.Background(), chstore.Config{DSN: newDatabase(t), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }

@@ -57,7 +57,8 @@ var (
 var (
 	// ErrInvalidTerms is returned for marketplace terms the engine cannot
 	// use: a fee rate outside [0, 1), a hold that is not positive, a
-	// minimum payout that is not positive.
+	// minimum payout that is not positive, or a currency without a
+	// minimum payout (a sale may be in any currency).
 	ErrInvalidTerms = errors.New("invalid marketplace terms")
 
 	// ErrInvalidPayout is returned for a previous payout that is not

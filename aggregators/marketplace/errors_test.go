@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/schemas"
 )
@@ -166,6 +167,10 @@ func TestBadRecordsStopTheEngine(t *testing.T) {
 	badTerms.PlatformFee = d("1")
 	zeroHold := terms
 	zeroHold.RefundWindow = 0
+	noDefault := terms
+	noDefault.MinimumPayout = pricebook.Minimums{Amounts: terms.MinimumPayout.Amounts}
+	zeroMinimum := terms
+	zeroMinimum.MinimumPayout = pricebook.Minimums{Amounts: pricebook.Prices{"USD": d("0.00")}, Default: terms.MinimumPayout.Default}
 	for _, tc := range []struct {
 		name string
 		m    func() error
@@ -173,6 +178,8 @@ func TestBadRecordsStopTheEngine(t *testing.T) {
 	}{
 		{"fee rate 1", func() error { _, err := marketplace.Derive(badTerms, marketplace.Input{}); return err }, marketplace.ErrInvalidTerms},
 		{"no hold", func() error { _, err := marketplace.Derive(zeroHold, marketplace.Input{}); return err }, marketplace.ErrInvalidTerms},
+		{"a currency without a minimum payout", func() error { _, err := marketplace.Derive(noDefault, marketplace.Input{}); return err }, pricebook.ErrNoMinimumPayout},
+		{"a minimum payout of zero", func() error { _, err := marketplace.Derive(zeroMinimum, marketplace.Input{}); return err }, marketplace.ErrInvalidTerms},
 		{"payout without id", func() error {
 			_, err := marketplace.Derive(terms, marketplace.Input{Sales: s, Payouts: with(func(p *marketplace.Payout) { p.ID = "" })})
 			return err

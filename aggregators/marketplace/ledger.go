@@ -243,9 +243,15 @@ func checkTerms(m pricebook.Marketplace) error {
 	if m.RefundWindow <= 0 {
 		return fmt.Errorf("checking marketplace terms: refund window %s must be positive: %w", m.RefundWindow, ErrInvalidTerms)
 	}
-	for code, min := range m.MinimumPayout {
+	// A sale may be in any currency: each needs a minimum, or its
+	// providers would never be paid in it.
+	for _, c := range money.Currencies() {
+		min, err := m.MinimumPayout.In(c)
+		if err != nil {
+			return fmt.Errorf("checking marketplace terms: %w: %w", err, ErrInvalidTerms)
+		}
 		if min.Sign() <= 0 {
-			return fmt.Errorf("checking marketplace terms: minimum payout %s %s must be positive: %w", money.FormatDecimal(min), code, ErrInvalidTerms)
+			return fmt.Errorf("checking marketplace terms: minimum payout %s %s must be positive: %w", money.FormatDecimal(min), c.Code, ErrInvalidTerms)
 		}
 	}
 	return nil

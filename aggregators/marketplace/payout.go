@@ -75,7 +75,6 @@ type CarryReason string
 const (
 	CarryAlreadyRun   CarryReason = "already_run"   // a payout at this very run time exists (re-run)
 	CarryLaterPayout  CarryReason = "later_payout"  // a payout after the run time exists: runs do not go back in time
-	CarryNoMinimum    CarryReason = "no_minimum"    // the price book has no minimum payout for the currency
 	CarryClawback     CarryReason = "clawback"      // available balance negative, carried to offset later earnings
 	CarryBelowMinimum CarryReason = "below_minimum" // 0 ≤ available < minimum
 	CarryNotVerified  CarryReason = "not_verified"  // no KYC verification in force at the run time
@@ -125,9 +124,9 @@ func RunPayouts(m pricebook.Marketplace, in Input, at time.Time) (Run, error) {
 // balance as of at when
 //   - no payout of that provider and currency exists at or after at (so a
 //     re-run of the same at, or of an earlier one, pays nothing more),
-//   - the price book has a minimum payout for the currency and the
-//     available balance is ≥ it (held money is never in the available
-//     balance),
+//   - the available balance is ≥ the minimum payout of the currency
+//     (held money is never in the available balance; every currency has a
+//     minimum, see [Derive]),
 //   - the provider's latest KYC change at or before at is a verification
 //     (a revocation at the same instant as a verification wins).
 //
@@ -173,10 +172,10 @@ func (l *Ledger) RunPayouts(at time.Time) (Run, error) {
 			continue
 		}
 		min, err := l.terms.MinimumPayout.In(b.Currency)
+		if err != nil { // checkTerms saw a minimum for every currency
+			return Run{}, fmt.Errorf("running payouts at %s for provider %q: %w: %w", at.Format(time.RFC3339), k.provider, err, ErrInternal)
+		}
 		switch {
-		case err != nil:
-			carry(CarryNoMinimum)
-			continue
 		case b.Available.Sign() < 0:
 			carry(CarryClawback)
 			continue

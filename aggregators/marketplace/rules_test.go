@@ -341,14 +341,62 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "currency without a minimum payout is never paid",
+			// The shipped book lists USD, EUR and JPY; GBP takes the
+			// default minimum of 50 units: 85.00 ≥ 50.00 is paid.
+			name: "currency the book does not list pays with the default minimum",
 			in: marketplace.Input{
 				Sales: []marketplace.Sale{sale("p", "o1", "2026-11-02", cur("GBP"), "100.00", "0.00")},
 				KYC:   kycNov1,
 			},
 			steps: []step{
 				{at: "2026-12-01", c: cur("GBP"), held: "0.00", avail: "85.00", paid: "0.00"},
-				{at: "2026-12-01", c: cur("GBP"), run: true, reason: marketplace.CarryNoMinimum},
+				{at: "2026-12-01", c: cur("GBP"), run: true, pays: "85.00", statement: []string{"sale o1 85.00"}},
+			},
+		},
+		{
+			// KWD has 3 digits: fee round(134.120 × 0.15 = 20.118) =
+			// 20.118, share 134.120 − 20.118 = 114.002 ≥ 50.000.
+			name: "KWD pays to the fils",
+			in: marketplace.Input{
+				Sales: []marketplace.Sale{sale("p", "o1", "2026-11-02", cur("KWD"), "134.120", "0")},
+				KYC:   kycNov1,
+			},
+			entries: []string{"sale 134.120", "tax 0.000", "fee 20.118", "share/held 114.002", "hold_release/available 114.002"},
+			steps: []step{
+				{at: "2026-12-01", c: cur("KWD"), held: "0.000", avail: "114.002", paid: "0.000"},
+				{at: "2026-12-01", c: cur("KWD"), run: true, pays: "114.002", statement: []string{"sale o1 114.002"}},
+			},
+		},
+		{
+			// KRW has no minor unit: fee 90,910 × 0.15 = 13,636.5 → 13,636
+			// (half to even), share 90,910 − 13,636 = 77,274 ≥ 50.
+			name: "KRW pays whole won",
+			in: marketplace.Input{
+				Sales: []marketplace.Sale{sale("p", "o1", "2026-11-02", cur("KRW"), "90910", "0")},
+				KYC:   kycNov1,
+			},
+			steps: []step{
+				{at: "2026-12-01", c: cur("KRW"), held: "0", avail: "77274", paid: "0"},
+				{at: "2026-12-01", c: cur("KRW"), run: true, pays: "77274", statement: []string{"sale o1 77274"}},
+			},
+		},
+		{
+			// BHD: net 55.000 − 5.000 = 50.000, fee 7.500, share 42.500 <
+			// 50.000: carried. A second sale (fee 3.000, share 17.000)
+			// released on Dec 4 brings it to 42.500 + 17.000 = 59.500.
+			name: "BHD below 50 units carries over until it reaches them",
+			in: marketplace.Input{
+				Sales: []marketplace.Sale{sale("p", "o1", "2026-11-02", cur("BHD"), "55.000", "5.000")},
+				KYC:   kycNov1,
+			},
+			steps: []step{
+				{at: "2026-12-01", c: cur("BHD"), held: "0.000", avail: "42.500", paid: "0.000"},
+				{at: "2026-12-01", c: cur("BHD"), run: true, reason: marketplace.CarryBelowMinimum},
+				{
+					late: marketplace.Input{Sales: []marketplace.Sale{sale("p", "o2", "2026-11-20", cur("BHD"), "20.000", "0")}},
+					at:   "2026-12-04", c: cur("BHD"), held: "0.000", avail: "59.500", paid: "0.000",
+				},
+				{at: "2026-12-04", c: cur("BHD"), run: true, pays: "59.500", statement: []string{"sale o1 42.500", "sale o2 17.000"}},
 			},
 		},
 	} {

@@ -1,6 +1,7 @@
 package pricebook
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"time"
@@ -22,7 +23,15 @@ type Book struct {
 	Addons      map[string]*Addon
 	Terms       map[schemas.Term]Term
 	Marketplace Marketplace
+
+	source []byte // canonical source, see [Book.Source]
 }
+
+// Source returns the book's canonical source: the file as [Parse] read
+// it, compact JSON with object keys sorted. Parsing it gives the same
+// book; two files differing only in layout have the same source. It is
+// what an [Archive] keeps of each version.
+func (b *Book) Source() []byte { return bytes.Clone(b.source) }
 
 // Prices is one price in every currency of the book, by ISO 4217 code.
 type Prices map[string]decimal.Decimal
@@ -90,8 +99,47 @@ func (t Term) Prepaid() bool { return t.Key == schemas.TermAnnual || t.Key == sc
 type Marketplace struct {
 	PlatformFee    decimal.Decimal // fraction of the net sale, in [0, 1)
 	RefundWindow   time.Duration   // a sale's share is held this long
-	MinimumPayout  Prices          // per payout currency
+	MinimumPayout  Minimums        // per payout currency; a parsed book covers every currency
 	PayoutSchedule string          // "monthly": on the 1st at 00:00 UTC
+}
+
+// Minimums is the minimum payout of every payout currency: an explicit
+// amount for some currencies, and a default, in major units, for every
+// other one. A marketplace sale may be in any active ISO 4217 currency
+// (not only the book's billing currencies), so a book that [Parse]
+// accepts has a minimum for each of them ([money.Currencies]).
+type Minimums struct {
+	// Amounts are the explicit minimums by ISO 4217 code, each with at
+	// most the currency's minor-unit digits.
+	Amounts Prices
+	// Default is the minimum of every currency not in Amounts, in major
+	// units ("50": 50.00 USD, 50 KRW, 50.000 KWD); nil when the book sets
+	// none, in which case Amounts must list every currency.
+	Default *decimal.Decimal
+}
+
+// In returns the minimum payout in currency c, at the currency's scale,
+// or an error wrapping [ErrNoMinimumPayout].
+func (m Minimums) In(c money.Currency) (decimal.Decimal, error) {
+	if d, ok := m.Amounts[c.Code]; ok {
+		return d, nil
+	}
+	if m.Default != nil && -m.Default.Exponent() <= c.MinorUnits {
+		return c.Round(*m.Default), nil
+	}
+	return decimal.Decimal{}, fmt.Errorf("minimum payout in %s: %w", c.Code, ErrNoMinimumPayout)
+}
+
+// Missing returns the currencies among cs that have no minimum payout:
+// none for a parsed book.
+func (m Minimums) Missing(cs []money.Currency) []money.Currency {
+	var out []money.Currency
+	for _, c := range cs {
+		if _, err := m.In(c); err != nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Plan returns the plan with the given key, or an error wrapping

@@ -12,5 +12,12 @@
 // A [Book] is read-only once returned: rating keeps a pointer to it and
 // records its Version on every invoice. Changing prices means shipping a
 // book with a new version; invoices already finalized keep the version
-// (and the amounts) they were rated with.
+// (and the amounts) they were rated with. [Keep] archives every book
+// Tally starts with under its version (refusing a changed book under a
+// version already used) and returns the [Catalog] of every version, so
+// that a closed month is re-rated with the prices it was billed under.
+//
+// The marketplace's minimum payout covers every currency a sale may be in
+// ([Minimums]): explicit amounts and a "default" for the rest; a book that
+// leaves a currency without one is refused.
 package pricebook

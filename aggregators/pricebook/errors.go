@@ -26,6 +26,20 @@ var (
 	// ErrUnpricedCurrency is returned for a currency the book has no prices
 	// in.
 	ErrUnpricedCurrency = errors.New("currency not priced by the price book")
+
+	// ErrNoMinimumPayout is returned for a payout currency the marketplace
+	// terms set no minimum payout for. [Parse] refuses such a book.
+	ErrNoMinimumPayout = errors.New("no minimum payout for the currency")
+
+	// ErrUnknownVersion is returned by [Catalog.Version] for a price book
+	// version Tally never ran with (or, for invoices older than the
+	// catalog, never recorded).
+	ErrUnknownVersion = errors.New("unknown price book version")
+
+	// ErrVersionConflict is returned for a price book whose version was
+	// already used with other content: a version names one set of
+	// prices forever, since invoices record it.
+	ErrVersionConflict = errors.New("price book version already used with other content")
 )
 
 // FieldError is a validation error of one field of a price book file.

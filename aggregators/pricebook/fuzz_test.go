@@ -1,6 +1,7 @@
 package pricebook_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -25,7 +26,7 @@ const smallBook = `{"version":"v1","currencies":["KWD"],
   "ai":{"included_credits":"10.5","overage_price":{"KWD":"0.0001"}}}},
 "addons":{"sso":{"price":{"KWD":"2.000"},"plans":["p"]},"x":{"price":{"KWD":"0"}}},
 "terms":{"monthly":{"discount":"0"},"annual":{"discount":"0.20"},"multi_year":{"discount":"0.25"}},
-"marketplace":{"platform_fee":"0.20","refund_window_days":"14","minimum_payout":{"KWD":"20.000"},"payout_schedule":"monthly"}}`
+"marketplace":{"platform_fee":"0.20","refund_window_days":"14","minimum_payout":{"KWD":"20.000","default":"25"},"payout_schedule":"monthly"}}`
 
 // FuzzBookInvariants checks the price book loader beyond "does not
 // panic": a rejection is a *FieldError wrapping ErrInvalid with a message;
@@ -53,6 +54,10 @@ func FuzzBookInvariants(f *testing.F) {
 		{`"currencies":["KWD"]`, `"currencies":["KWD","KWD"]`},
 		{`"version":"v1"`, `"version":"v 1"`},
 		{`"included_credits":"10.5"`, `"included_credits":"1.0000000001"`},
+		{`,"default":"25"`, ``},
+		{`"default":"25"`, `"default":"25.5"`},
+		{`"default":"25"`, `"default":"0"`},
+		{`"KWD":"20.000"`, `"KWD":"20.0001"`},
 	} {
 		f.Add([]byte(strings.Replace(smallBook, bad.from, bad.to, 1)))
 	}
@@ -71,6 +76,10 @@ func FuzzBookInvariants(f *testing.F) {
 			t.Fatalf("accepted input that is not one valid UTF-8 JSON document: %q", data)
 		}
 		checkBook(t, b)
+		again, err := pricebook.Parse(b.Source())
+		if err != nil || !bytes.Equal(again.Source(), b.Source()) {
+			t.Fatalf("the canonical source does not parse back to itself: %v", err)
+		}
 	})
 }
 
@@ -191,7 +200,14 @@ func checkBook(t *testing.T, b *pricebook.Book) {
 	if m.RefundWindow < 0 || m.RefundWindow > 3650*24*time.Hour || m.RefundWindow%(24*time.Hour) != 0 {
 		t.Fatalf("refund window %v", m.RefundWindow)
 	}
-	prices("marketplace.minimum_payout", m.MinimumPayout, true)
+	// Every currency a sale may be in has a minimum payout > 0 that is a
+	// whole number of its minor units.
+	for _, c := range money.Currencies() {
+		min, err := m.MinimumPayout.In(c)
+		if err != nil || min.Sign() <= 0 || -min.Exponent() > c.MinorUnits || !c.Round(min).Equal(min) {
+			t.Fatalf("minimum payout %s = %s, %v", c.Code, min, err)
+		}
+	}
 	if m.PayoutSchedule != "monthly" {
 		t.Fatalf("payout schedule %q", m.PayoutSchedule)
 	}

@@ -105,7 +105,8 @@ func Parse(data []byte) (*Book, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f fileBook
-	if err := dec.Decode(&f); err != nil {
+	err := dec.Decode(&f)
+	if err != nil {
 		return nil, decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -115,6 +116,12 @@ func Parse(data []byte) (*Book, error) {
 	b := v.book(&f)
 	if v.err != nil {
 		return nil, v.err
+	}
+	// The canonical source: the decoded file written back, compact, with
+	// map keys sorted. Whitespace and key order do not change it; every
+	// value (decimal literals included, "50.00" is not "50.0") does.
+	if b.source, err = json.Marshal(&f); err != nil {
+		return nil, &FieldError{Message: "encoding the canonical source: " + err.Error()}
 	}
 	return b, nil
 }
@@ -239,7 +246,7 @@ func (v *validator) book(f *fileBook) *Book {
 			v.fail("marketplace.refund_window_days", "must be at most 3650, got %d", days)
 		}
 		b.Marketplace.RefundWindow = time.Duration(days) * 24 * time.Hour
-		b.Marketplace.MinimumPayout = v.prices("marketplace.minimum_payout", m.MinimumPayout, true)
+		b.Marketplace.MinimumPayout = v.minimums("marketplace.minimum_payout", m.MinimumPayout)
 		if m.PayoutSchedule != "monthly" {
 			v.fail("marketplace.payout_schedule", "must be \"monthly\" (the only schedule in v1), got %q", m.PayoutSchedule)
 		}
@@ -326,6 +333,86 @@ func (v *validator) prices(path string, m map[string]string, fixed bool) Prices 
 		}
 	}
 	return out
+}
+
+// defaultKey is the entry of marketplace.minimum_payout that applies to
+// every currency without its own entry.
+const defaultKey = "default"
+
+// minimums validates the minimum payouts: an entry per currency (any
+// active ISO 4217 code, since a sale may be in any), each > 0 with at most
+// the currency's minor-unit digits, and a "default" in major units for
+// every other currency, expressible in each of them. A book that leaves a
+// currency without a minimum is refused: its providers would never be
+// paid in it.
+func (v *validator) minimums(path string, m map[string]string) Minimums {
+	out := Minimums{Amounts: Prices{}}
+	for _, code := range sortedKeys(m) {
+		if code == defaultKey {
+			continue
+		}
+		cp := path + "." + code
+		c, err := money.LookupCurrency(code)
+		if err != nil {
+			v.fail(cp, "%q is neither an ISO 4217 currency nor %q", code, defaultKey)
+			continue
+		}
+		d := v.positive(cp, m[code])
+		if money.FractionDigits(m[code]) > int(c.MinorUnits) {
+			v.fail(cp, "a %s minimum payout has at most %d fraction digits, got %q", code, c.MinorUnits, m[code])
+		}
+		out.Amounts[code] = d
+	}
+	var rest []money.Currency // the currencies the default has to cover
+	for _, c := range money.Currencies() {
+		if _, ok := out.Amounts[c.Code]; !ok {
+			rest = append(rest, c)
+		}
+	}
+	s, ok := m[defaultKey]
+	switch {
+	case !ok && len(rest) > 0:
+		v.fail(path, "no minimum payout for %s: a marketplace sale may be in any ISO 4217 currency, and a provider "+
+			"is never paid in a currency without a minimum; add a %q entry (\"default\": \"50\" is 50 units of "+
+			"every currency not listed) or list every currency", codes(rest), defaultKey)
+	case ok:
+		d := v.positive(path+"."+defaultKey, s)
+		var short []money.Currency
+		for _, c := range rest {
+			if money.FractionDigits(s) > int(c.MinorUnits) {
+				short = append(short, c)
+			}
+		}
+		if len(short) > 0 {
+			v.fail(path+"."+defaultKey, "%q cannot be paid in %s (fewer minor-unit digits): give the default "+
+				"in whole units, or list those currencies with their own minimum", s, codes(short))
+		}
+		out.Default = &d
+	}
+	return out
+}
+
+// codes names currencies for an error message: the first ten, then how
+// many more.
+func codes(cs []money.Currency) string {
+	const shown = 10
+	names := make([]string, 0, shown)
+	for i, c := range cs {
+		if i == shown {
+			return fmt.Sprintf("%s and %d more", strings.Join(names, ", "), len(cs)-shown)
+		}
+		names = append(names, c.Code)
+	}
+	return strings.Join(names, ", ")
+}
+
+// positive is a decimal > 0.
+func (v *validator) positive(path, s string) decimal.Decimal {
+	d := v.decimal(path, s)
+	if d.IsZero() {
+		v.fail(path, "must be greater than zero, got %q", s)
+	}
+	return d
 }
 
 func (v *validator) decimal(path, s string) decimal.Decimal {

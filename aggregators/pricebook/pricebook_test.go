@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/schemas"
@@ -118,11 +120,19 @@ func TestDefaultMatchesSpec(t *testing.T) {
 	if money.FormatDecimal(m.PlatformFee) != "0.15" || m.RefundWindow != 14*24*time.Hour || m.PayoutSchedule != "monthly" {
 		t.Errorf("marketplace = %+v", m)
 	}
-	for code, want := range map[string]string{"USD": "50.00", "EUR": "50.00", "JPY": "50"} {
+	// SPEC §2: 50 units of the payout currency, for every currency a sale
+	// may be in (0, 2, 3 and 4 minor-unit digits).
+	for code, want := range map[string]string{
+		"USD": "50.00", "EUR": "50.00", "JPY": "50", "GBP": "50.00",
+		"KRW": "50", "KWD": "50.000", "BHD": "50.000", "CLF": "50.0000",
+	} {
 		got, err := m.MinimumPayout.In(currency(t, code))
-		if err != nil || money.FormatDecimal(got) != want {
+		if err != nil || scaled(got) != want {
 			t.Errorf("minimum payout %s = %v, %v; want %s", code, got, err, want)
 		}
+	}
+	if missing := m.MinimumPayout.Missing(money.Currencies()); len(missing) != 0 {
+		t.Errorf("currencies without a minimum payout: %v", missing)
 	}
 }
 
@@ -212,6 +222,28 @@ func TestParseRejects(t *testing.T) {
 		{name: "minimum payout with sub-cent digits", edit: func(m map[string]any) {
 			obj(m, "marketplace", "minimum_payout")["USD"] = "50.000"
 		}, wantPath: "marketplace.minimum_payout.USD", wantMsg: "at most 2"},
+		{name: "KWD minimum payout with four digits", edit: func(m map[string]any) {
+			obj(m, "marketplace", "minimum_payout")["KWD"] = "50.0001"
+		}, wantPath: "marketplace.minimum_payout.KWD", wantMsg: "at most 3"},
+		{name: "no default minimum payout", edit: func(m map[string]any) {
+			delete(obj(m, "marketplace", "minimum_payout"), "default")
+		}, wantPath: "marketplace.minimum_payout", wantMsg: `no minimum payout for AED, AFN, ALL, AMD, AOA, ARS, AUD, AWG, AZN, BAM and 151 more: ` +
+			`a marketplace sale may be in any ISO 4217 currency, and a provider is never paid in a currency without a minimum; add a "default" entry`},
+		{name: "default with a fraction KRW cannot pay", edit: func(m map[string]any) {
+			obj(m, "marketplace", "minimum_payout")["default"] = "50.5"
+		}, wantPath: "marketplace.minimum_payout.default", wantMsg: `"50.5" cannot be paid in BIF, CLP, DJF, GNF, ISK, KMF, KRW,`},
+		{name: "default with cents KWD could pay but KRW not", edit: func(m map[string]any) {
+			obj(m, "marketplace", "minimum_payout")["default"] = "50.00"
+		}, wantPath: "marketplace.minimum_payout.default", wantMsg: "give the default in whole units"},
+		{name: "zero default", edit: func(m map[string]any) {
+			obj(m, "marketplace", "minimum_payout")["default"] = "0"
+		}, wantPath: "marketplace.minimum_payout.default", wantMsg: "greater than zero"},
+		{name: "zero minimum for one currency", edit: func(m map[string]any) {
+			obj(m, "marketplace", "minimum_payout")["EUR"] = "0.00"
+		}, wantPath: "marketplace.minimum_payout.EUR", wantMsg: "greater than zero"},
+		{name: "minimum payout for no currency", edit: func(m map[string]any) {
+			obj(m, "marketplace", "minimum_payout")["usd"] = "50.00"
+		}, wantPath: "marketplace.minimum_payout.usd", wantMsg: `neither an ISO 4217 currency nor "default"`},
 		{name: "missing currency price", edit: func(m map[string]any) {
 			delete(obj(m, "plans", "business", "base"), "JPY")
 		}, wantPath: "plans.business.base", wantMsg: "price in JPY is missing"},
@@ -295,6 +327,92 @@ func TestParseAcceptsLongUnitPrices(t *testing.T) {
 	if got := money.FormatDecimal(b.Plans["team"].AIOverage["JPY"]); got != "1.85" {
 		t.Fatalf("JPY overage %s", got)
 	}
+}
+
+// TestMinimumPayoutCoversEveryCurrency: explicit minimums win, the
+// default covers the rest in each currency's own scale, and a book may do
+// without a default only by listing every currency.
+func TestMinimumPayoutCoversEveryCurrency(t *testing.T) {
+	tests := []struct {
+		name    string
+		minimum map[string]any
+		want    map[string]string // currency → minimum
+	}{
+		{
+			name:    "default only",
+			minimum: map[string]any{"default": "50"},
+			want:    map[string]string{"USD": "50.00", "JPY": "50", "KRW": "50", "KWD": "50.000", "BHD": "50.000", "CLF": "50.0000"},
+		},
+		{
+			name:    "explicit amounts win over the default",
+			minimum: map[string]any{"default": "50", "KWD": "15.000", "JPY": "5000", "GBP": "40.00"},
+			want:    map[string]string{"KWD": "15.000", "JPY": "5000", "GBP": "40.00", "BHD": "50.000", "USD": "50.00"},
+		},
+		{
+			// Every currency with 0 minor-unit digits has its own entry, so
+			// a default with one fraction digit is payable in the rest.
+			name:    "fractional default where every whole-unit currency is listed",
+			minimum: withZeroDigitCurrencies(map[string]any{"default": "20.5"}, "2000"),
+			want:    map[string]string{"KRW": "2000", "JPY": "2000", "USD": "20.50", "KWD": "20.500", "CLF": "20.5000"},
+		},
+		{
+			name:    "every currency listed, no default",
+			minimum: everyCurrency("75"),
+			want:    map[string]string{"USD": "75", "KRW": "75", "BHD": "75"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := pricebook.Parse(mutate(t, func(m map[string]any) { obj(m, "marketplace")["minimum_payout"] = tt.minimum }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for code, want := range tt.want {
+				got, err := b.Marketplace.MinimumPayout.In(currency(t, code))
+				if err != nil || scaled(got) != want {
+					t.Errorf("%s: %v, %v; want %s", code, got, err, want)
+				}
+			}
+			if missing := b.Marketplace.MinimumPayout.Missing(money.Currencies()); len(missing) != 0 {
+				t.Errorf("no minimum for %v", missing)
+			}
+		})
+	}
+	// Terms built by hand (not parsed) may leave currencies out.
+	partial := pricebook.Minimums{Amounts: pricebook.Prices{"USD": decimal.RequireFromString("50.00")}}
+	if _, err := partial.In(currency(t, "KWD")); !errors.Is(err, pricebook.ErrNoMinimumPayout) {
+		t.Errorf("KWD without a minimum: %v; want ErrNoMinimumPayout", err)
+	}
+	if got := partial.Missing([]money.Currency{currency(t, "USD"), currency(t, "KWD")}); len(got) != 1 || got[0].Code != "KWD" {
+		t.Errorf("Missing = %v; want [KWD]", got)
+	}
+}
+
+// scaled writes d with every digit of its scale ("50.000" stays so).
+func scaled(d decimal.Decimal) string {
+	if d.Exponent() < 0 {
+		return d.StringFixed(-d.Exponent())
+	}
+	return d.String()
+}
+
+// withZeroDigitCurrencies adds amount for every currency with no minor unit.
+func withZeroDigitCurrencies(m map[string]any, amount string) map[string]any {
+	for _, c := range money.Currencies() {
+		if c.MinorUnits == 0 {
+			m[c.Code] = amount
+		}
+	}
+	return m
+}
+
+// everyCurrency lists amount for every active currency.
+func everyCurrency(amount string) map[string]any {
+	m := map[string]any{}
+	for _, c := range money.Currencies() {
+		m[c.Code] = amount
+	}
+	return m
 }
 
 func TestLoad(t *testing.T) {
