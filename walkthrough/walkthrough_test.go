@@ -170,8 +170,10 @@ func pastedBlocks(t *testing.T, readme string) []block {
 		t.Fatalf("README's ```sh blocks are under %q; the test has figures for blocks under %q: give each block its checks", got, want)
 	}
 	for _, b := range blocks {
-		if !strings.Contains(b.text, readmeAddr) && strings.Contains(b.text, "curl") {
-			t.Fatalf("a curl line of the block under %q does not call %s, the address the test replaces:\n%s", b.heading, readmeAddr, b.text)
+		for line := range strings.Lines(b.text) {
+			if strings.HasPrefix(line, "curl ") && !strings.Contains(line, readmeAddr) {
+				t.Fatalf("README block under %q: %q does not call %s, the address the test replaces", b.heading, line, readmeAddr)
+			}
 		}
 	}
 	return blocks
@@ -201,16 +203,48 @@ func checkBlock(checks []check, section string, segs []segment) []string {
 		seg := segs[at]
 		for _, re := range c.shows {
 			if !regexp.MustCompile(re).MatchString(seg.out) {
-				problems = append(problems, fmt.Sprintf("`%s` does not show what the README states (%q): want /%s/ in its output:\n%s",
-					seg.cmd, c.states, re, seg.out))
+				problems = append(problems, fmt.Sprintf("`%s` does not show what the README states (%q): want /%s/ in its output",
+					seg.cmd, c.states, re))
 			}
 		}
 		for _, re := range c.hides {
 			if regexp.MustCompile(re).MatchString(seg.out) {
-				problems = append(problems, fmt.Sprintf("`%s` shows /%s/, against what the README states (%q):\n%s",
-					seg.cmd, re, c.states, seg.out))
+				problems = append(problems, fmt.Sprintf("`%s` shows /%s/, against what the README states (%q)",
+					seg.cmd, re, c.states))
 			}
 		}
 	}
 	return problems
+}
+
+// TestCheckBlockReportsEachMismatch feeds checkBlock one block's output
+// with every kind of mismatch and one check that holds.
+func TestCheckBlockReportsEachMismatch(t *testing.T) {
+	section := "```sh\n./bin/tally close --period 2026-10   # 3 invoices\n```\n"
+	segs := []segment{
+		{cmd: "./bin/tally close --period 2026-10", out: "period 2026-10 closed: 0 invoices\n"},
+		{cmd: "./bin/tally payouts run --as-of 2026-10-20T00:00:00Z", out: "prov-bob  170.00 USD\n"},
+	}
+	checks := []check{
+		{cmd: "close --period 2026-10", states: "3 invoices", shows: []string{`closed: 3 invoices`}},
+		{cmd: "close --period 2026-10", states: "2 invoices"},
+		{cmd: "payouts run", hides: []string{`prov-bob`}},
+		{cmd: "payouts run", shows: []string{`170\.00 USD`}},
+		{cmd: "close --period 2026-10"}, // only from the previous check's command on
+	}
+	got := checkBlock(checks, section, segs)
+	want := []string{
+		"does not show what the README states (\"3 invoices\"): want /closed: 3 invoices/",
+		"the README no longer states \"2 invoices\"",
+		"shows /prov-bob/",
+		"no command containing \"close --period 2026-10\" ran",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("problem %d is %q, want it to say %q", i, got[i], want[i])
+		}
+	}
 }
