@@ -16,8 +16,14 @@ FUZZ_MINIMIZE ?= 500x
 BENCH_EVENTS ?= 1000000
 CHAOS_EVENTS ?= 1000000
 CHAOS_KILLS  ?= 10
+# What the tests run besides Go: Chromium for the dashboard's browser test
+# (e2e/dashboard_test.go), curl and jq for the README walkthrough
+# (walkthrough/). Each is a command name or a path.
+CHROMIUM     ?= $(shell command -v chromium || echo /usr/bin/chromium)
+CURL         ?= curl
+JQ           ?= jq
 
-.PHONY: all build chdb chartjs run test test-short fuzz bench chaos vet fmt clean
+.PHONY: all build chdb chartjs test-deps run test test-short fuzz bench chaos vet fmt clean
 
 all: build
 
@@ -49,12 +55,34 @@ $(CHARTJS_JS):
 	mv $(CHARTJS_DIR)/.fetch/package/dist/chart.umd.min.js $@
 	rm -rf $(CHARTJS_DIR)/.fetch
 
+# The system packages the tests need (see CHROMIUM above): when one is
+# missing, installed with apt-get if make runs as root (as in CI);
+# otherwise this stops at once with the one command to run.
+test-deps:
+	@pkgs=""; \
+	command -v "$(CHROMIUM)" >/dev/null || pkgs="$$pkgs chromium"; \
+	command -v "$(CURL)" >/dev/null || pkgs="$$pkgs curl"; \
+	command -v "$(JQ)" >/dev/null || pkgs="$$pkgs jq"; \
+	if [ -z "$$pkgs" ]; then exit 0; fi; \
+	install="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$$pkgs"; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "the tests need$$pkgs: install it with the system's package manager, then run make test again" >&2; exit 1; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "the tests need$$pkgs, which only root can install; run this, then make test again:" >&2; \
+		echo "  sudo sh -c '$$install'" >&2; exit 1; \
+	fi; \
+	echo "installing$$pkgs for the tests"; \
+	sh -c "$$install"
+
 # Run Tally on its embedded defaults: embedded NATS, managed ClickHouse,
 # dev keys, all in ./.tally.
 run: chdb build
 	./$(BIN) run
 
-test: chdb chartjs
+# go mod download fetches every module first, stripe-mock (a tool in
+# go.mod, built by the tests that need it) among them.
+test: test-deps chdb chartjs
+	go mod download
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=200000x ./schemas/

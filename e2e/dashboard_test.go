@@ -28,7 +28,7 @@ func browser(t *testing.T) context.Context {
 	if _, err := os.Stat(path); err != nil {
 		p, lerr := exec.LookPath("chromium")
 		if lerr != nil {
-			t.Fatalf("chromium is not installed (%v): run .ci/run, or apt-get install -y chromium", err)
+			t.Fatalf("chromium is not installed (%v): run `make test-deps`", err)
 		}
 		path = p
 	}
