@@ -23,7 +23,7 @@ CHROMIUM     ?= $(shell command -v chromium || echo /usr/bin/chromium)
 CURL         ?= curl
 JQ           ?= jq
 
-.PHONY: all build chdb chartjs test-deps run test test-short fuzz bench chaos vet fmt clean
+.PHONY: all build chdb chartjs test-deps run-deps run test test-unit lint fuzz bench chaos vet fmt clean
 
 all: build
 
@@ -55,28 +55,38 @@ $(CHARTJS_JS):
 	mv $(CHARTJS_DIR)/.fetch/package/dist/chart.umd.min.js $@
 	rm -rf $(CHARTJS_DIR)/.fetch
 
-# The system packages the tests need (see CHROMIUM above): when one is
-# missing, installed with apt-get if make runs as root (as in CI);
-# otherwise this stops at once with the one command to run.
-test-deps:
+# system_deps checks the system packages named in $(1) ("command:package"
+# pairs) and, when one is missing, installs it with apt-get if make runs as
+# root (as in CI); otherwise it stops at once with the one command to run.
+# $(2) says what needs them.
+define system_deps
 	@pkgs=""; \
-	command -v "$(CHROMIUM)" >/dev/null || pkgs="$$pkgs chromium"; \
-	command -v "$(CURL)" >/dev/null || pkgs="$$pkgs curl"; \
-	command -v "$(JQ)" >/dev/null || pkgs="$$pkgs jq"; \
+	for pair in $(1); do \
+		command -v "$${pair%%:*}" >/dev/null || pkgs="$$pkgs $${pair##*:}"; \
+	done; \
 	if [ -z "$$pkgs" ]; then exit 0; fi; \
 	install="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$$pkgs"; \
 	if ! command -v apt-get >/dev/null; then \
-		echo "the tests need$$pkgs: install it with the system's package manager, then run make test again" >&2; exit 1; \
+		echo "$(2) need$$pkgs: install it with the system's package manager, then run make again" >&2; exit 1; \
 	elif [ "$$(id -u)" != 0 ]; then \
-		echo "the tests need$$pkgs, which only root can install; run this, then make test again:" >&2; \
+		echo "$(2) need$$pkgs, which only root can install; run this, then make again:" >&2; \
 		echo "  sudo sh -c '$$install'" >&2; exit 1; \
 	fi; \
-	echo "installing$$pkgs for the tests"; \
+	echo "installing$$pkgs for $(2)"; \
 	sh -c "$$install"
+endef
+
+# The system packages the tests need (see CHROMIUM above).
+test-deps:
+	$(call system_deps,$(CHROMIUM):chromium $(CURL):curl $(JQ):jq,the tests)
+
+# curl and jq, which the README's "Try it" blocks use beside `make run`.
+run-deps:
+	$(call system_deps,$(CURL):curl $(JQ):jq,the README's examples)
 
 # Run Tally on its embedded defaults: embedded NATS, managed ClickHouse,
 # dev keys, all in ./.tally.
-run: chdb build
+run: run-deps chdb build
 	./$(BIN) run
 
 # go mod download fetches every module first, stripe-mock (a tool in
