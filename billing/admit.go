@@ -1,8 +1,10 @@
 package billing
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
@@ -29,9 +31,12 @@ type refusedChange struct {
 
 // admitChanges turns a tenant's stored subscription events into rating
 // input, leaving out those that would stop its rating because of other
-// events (rating.AdmitChanges). The decision depends only on the events,
-// so every close takes the same one.
+// events (rating.AdmitChanges, which judges them in the order they were
+// stored: the first stored wins, so a decision never changes as later
+// events arrive and every close takes the same one).
 func admitChanges(book *pricebook.Book, tenant string, events []StoredEvent) ([]rating.SubscriptionChange, []refusedChange) {
+	events = slices.Clone(events)
+	slices.SortStableFunc(events, func(a, b StoredEvent) int { return cmp.Compare(a.Seq, b.Seq) })
 	kept, refusals := rating.AdmitChanges(book, subscriptionChanges(events))
 	out := make([]refusedChange, 0, len(refusals))
 	for _, r := range refusals {

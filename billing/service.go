@@ -425,6 +425,7 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 	var cur money.Currency
 	var earlier []rating.Line
 	billed := map[string]Invoice{}
+	adjusted := adjustedMonths(prior)
 	for _, inv := range prior {
 		for _, l := range inv.Lines {
 			if l.Kind == string(rating.LineAdjustment) {
@@ -449,7 +450,7 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 		}
 		rerated, err := rating.RateMonth(s.cfg.Book, tenant, changesBefore(in.changes, q.End()), usageBefore(in.usage, q.End()), q)
 		switch {
-		case errors.Is(err, rating.ErrNotSubscribed) && !wasBilled:
+		case errors.Is(err, rating.ErrNotSubscribed) && !wasBilled && adjusted[period].Code == "":
 			continue
 		case errors.Is(err, rating.ErrNotSubscribed):
 			rerated.Invoice = rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String()}
@@ -464,6 +465,9 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 		} else {
 			finalized = rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String(),
 				Currency: rerated.Invoice.Currency, PriceBookVersion: s.cfg.Book.Version}
+			if finalized.Currency.Code == "" {
+				finalized.Currency = adjusted[period]
+			}
 		}
 		if rerated.Invoice.Currency.Code == "" {
 			rerated.Invoice.Currency, rerated.Invoice.PriceBookVersion = finalized.Currency, finalized.PriceBookVersion

@@ -19,68 +19,67 @@ type Refusal struct {
 // AdmitChanges leaves out the subscription changes that would stop the
 // tenant's rating and that are only wrong because of other events (SPEC
 // §5: what cannot be refused at the door is refused once its neighbours
-// are known). It walks the changes in time order, ties in the order
-// given (callers pass the order the events were stored in, so the first
-// stored wins), and refuses:
-//   - a started or changed naming a currency other than the subscription
-//     running at its time ([ErrCurrencyChange]); a cancel and a new start
-//     may change currency;
-//   - a change at the same instant as an admitted change that differs
-//     from it ([ErrAmbiguousChanges]); identical changes stay (rating
-//     counts them once).
+// are known). The changes must be given in the order they were stored:
+// each is admitted when, walked in time order with the changes admitted
+// before it, it leaves a history with
+//   - no started or changed naming a currency other than the subscription
+//     running at its time ([ErrCurrencyChange]; a cancel and a new start
+//     may change currency), and
+//   - no two different changes at one instant ([ErrAmbiguousChanges];
+//     identical ones are fine, rating counts them once);
 //
-// A refused change is as if it had never been sent: the changes after it
-// are judged against the subscription that was running without it. The
-// kept changes are returned in the order given, the refusals in time
-// order. Changes the price book cannot rate are kept (rating reports
-// them: that is a price-book problem, not a conflict between events).
+// otherwise it is refused. The first stored wins: when all changes are
+// stored in time order, a change is refused for the subscription running
+// at its time; when one arrives late, it is refused rather than the
+// changes already billed. So a decision never changes as more events
+// arrive. A refused change is as if it had never been sent. Kept changes
+// are returned in the order given, refusals in that order too. Changes
+// the price book cannot rate are kept (rating reports them: that is a
+// price-book problem, not a conflict between events).
 func AdmitChanges(book *pricebook.Book, changes []SubscriptionChange) ([]SubscriptionChange, []Refusal) {
-	order := make([]int, len(changes))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return changes[a].At.Compare(changes[b].At) })
-	var (
-		refusals []Refusal
-		refused  = map[int]bool{}
-		running  *SubscriptionChange // the last admitted start or change, nil after a cancel
-		instant  time.Time
-		atOnce   []*SubscriptionChange // admitted at instant
-	)
-	refuse := func(i int, err error) {
-		refusals = append(refusals, Refusal{Index: i, Err: err})
-		refused[i] = true
-	}
-	for _, i := range order {
-		c := &changes[i]
-		if !c.At.Equal(instant) {
-			instant, atOnce = c.At, nil
-		}
-		when := c.At.UTC().Format(time.RFC3339Nano)
-		if slices.ContainsFunc(atOnce, func(o *SubscriptionChange) bool { return !sameChange(book, *o, *c) }) {
-			refuse(i, fmt.Errorf("subscription %s at %s differs from the one stored first for the same instant: %w", c.Kind, when, ErrAmbiguousChanges))
+	var kept []SubscriptionChange
+	var refusals []Refusal
+	for i, c := range changes {
+		if err := conflict(book, append(slices.Clone(kept), c), c); err != nil {
+			refusals = append(refusals, Refusal{Index: i, Err: err})
 			continue
 		}
-		if c.Kind != Canceled && running != nil && running.Subscription.Currency.Code != c.Subscription.Currency.Code {
-			refuse(i, fmt.Errorf("subscription %s at %s names %s while the running subscription is in %s (cancel it and start a new one to change currency): %w",
-				c.Kind, when, c.Subscription.Currency.Code, running.Subscription.Currency.Code, ErrCurrencyChange))
-			continue
+		kept = append(kept, c)
+	}
+	return kept, refusals
+}
+
+// conflict walks changes in time order (ties in the order given) and
+// reports the first currency change or ambiguity, naming c.
+func conflict(book *pricebook.Book, changes []SubscriptionChange, c SubscriptionChange) error {
+	slices.SortStableFunc(changes, func(a, b SubscriptionChange) int { return a.At.Compare(b.At) })
+	when := c.At.UTC().Format(time.RFC3339Nano)
+	var running *SubscriptionChange // the last start or change, nil after a cancel
+	for i := range changes {
+		x := &changes[i]
+		if i > 0 && x.At.Equal(changes[i-1].At) && !sameChange(book, changes[i-1], *x) {
+			return fmt.Errorf("subscription %s at %s: a different change for the same instant was stored first: %w", c.Kind, when, ErrAmbiguousChanges)
 		}
-		atOnce = append(atOnce, c)
-		switch c.Kind {
+		if x.Kind != Canceled && running != nil && running.Subscription.Currency.Code != x.Subscription.Currency.Code {
+			return fmt.Errorf("subscription %s at %s in %s: the subscription running around it (stored first) is in %s; cancel it and start a new one to change currency: %w",
+				c.Kind, when, c.Subscription.Currency.Code, otherCurrency(c, *running, *x), ErrCurrencyChange)
+		}
+		switch x.Kind {
 		case Started, Changed:
-			running = c
+			running = x
 		case Canceled:
 			running = nil
 		}
 	}
-	kept := make([]SubscriptionChange, 0, len(changes)-len(refusals))
-	for i, c := range changes {
-		if !refused[i] {
-			kept = append(kept, c)
-		}
+	return nil
+}
+
+// otherCurrency is the currency of the conflict that is not c's.
+func otherCurrency(c, a, b SubscriptionChange) string {
+	if a.Subscription.Currency.Code != c.Subscription.Currency.Code {
+		return a.Subscription.Currency.Code
 	}
-	return kept, refusals
+	return b.Subscription.Currency.Code
 }
 
 // sameChange reports whether two changes at one instant say the same
