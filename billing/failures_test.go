@@ -8,6 +8,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/internal/booktest"
 	"github.com/tally-billing/tally/schemas"
 )
 
@@ -15,14 +16,7 @@ import (
 // team: a plan some tenants were sold and a later book dropped.
 func bookWithLegacy(t *testing.T) *pricebook.Book {
 	t.Helper()
-	var raw map[string]any
-	if err := json.Unmarshal(pricebook.DefaultJSON(), &raw); err != nil {
-		t.Fatal(err)
-	}
-	plans := raw["plans"].(map[string]any)
-	plans["legacy"] = plans["team"]
-	raw["version"] = "test-with-legacy"
-	data, err := json.Marshal(raw)
+	data, err := booktest.WithPlanLike("legacy", "team", "test-with-legacy")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
 
-	"github.com/tally-billing/tally/aggregators"
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/schemas"
@@ -200,7 +199,7 @@ func checkMonthBilled(t *rapid.T, book *pricebook.Book, tenant string, changes [
 	a *TenantActivity, rows []rating.CreditUsage, invs []Invoice, p Period) {
 	want := decimal.Zero
 	res, err := rating.RateMonth(book, tenant, changesBefore(changes, p.End()),
-		rating.Usage{Seats: seatsBefore(a.Seats, p.End()), Credits: rows}, p)
+		usageBefore(rating.Usage{Seats: a.Seats, Credits: rows}, p.End()), p)
 	switch {
 	case errors.Is(err, rating.ErrNotSubscribed):
 	case err != nil:
@@ -222,16 +221,6 @@ func checkMonthBilled(t *rapid.T, book *pricebook.Book, tenant string, changes [
 	if !got.Equal(want) {
 		t.Fatalf("%s %s: billed %s, rating with every event says %s\ninvoices %+v", tenant, p, got, want, invs)
 	}
-}
-
-func seatsBefore(evs []aggregators.SeatEvent, end time.Time) []aggregators.SeatEvent {
-	var out []aggregators.SeatEvent
-	for _, e := range evs {
-		if e.Time.Before(end) {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // checkCreditsAccounted: every credit of p was consumed during subscribed

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/internal/booktest"
 )
 
 func oct(day, hour int) time.Time { return time.Date(2026, 10, day, hour, 0, 0, 0, time.UTC) }
@@ -103,14 +103,7 @@ func TestCurrencyChangeIsDeadLetteredEndToEnd(t *testing.T) {
 // priced as team, and returns its path.
 func writeBookWithLegacy(t *testing.T) string {
 	t.Helper()
-	var raw map[string]any
-	if err := json.Unmarshal(pricebook.DefaultJSON(), &raw); err != nil {
-		t.Fatal(err)
-	}
-	plans := raw["plans"].(map[string]any)
-	plans["legacy"] = plans["team"]
-	raw["version"] = "e2e-with-legacy"
-	data, err := json.Marshal(raw)
+	data, err := booktest.WithPlanLike("legacy", "team", "e2e-with-legacy")
 	if err != nil {
 		t.Fatal(err)
 	}
