@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,7 +80,9 @@ type Metrics struct {
 	Finalized  prometheus.Counter
 	Sent       prometheus.Counter
 	SendFailed prometheus.Counter
-	Closes     *prometheus.CounterVec
+	// TenantFailures counts tenants a close could not rate.
+	TenantFailures prometheus.Counter
+	Closes         *prometheus.CounterVec
 }
 
 // NewMetrics registers the billing metrics with reg.
@@ -90,11 +91,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Finalized:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tally_invoices_finalized_total", Help: "Invoices finalized."}),
 		Sent:       prometheus.NewCounter(prometheus.CounterOpts{Name: "tally_invoices_sent_total", Help: "Invoices finalized in Stripe."}),
 		SendFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "tally_invoices_send_failed_total", Help: "Invoices Stripe refused (4xx)."}),
+		TenantFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tally_close_tenant_failures_total", Help: "Tenants a period close could not rate (each close, re-closes included, counts its own).",
+		}),
 		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tally_period_closes_total", Help: "Period closes by outcome (closed, already_closed, failed).",
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.Finalized, m.Sent, m.SendFailed, m.Closes)
+	reg.MustRegister(m.Finalized, m.Sent, m.SendFailed, m.TenantFailures, m.Closes)
 	return m
 }
 
@@ -134,41 +138,38 @@ func (s *Service) Close(ctx context.Context, p Period) (CloseResult, error) {
 // order makes every step safe to repeat: invoice ids are derived from
 // (tenant, period, kind), an invoice already stored is never rated again,
 // and invoices still waiting to be sent are sent by the next call. A
-// closed period answers with its invoices and changes nothing.
+// tenant that cannot be rated never blocks the others: the period is
+// closed without it and the failure is in the result (see failures.go).
+// A closed period answers with its invoices, rates again only to report
+// the tenants that still fail, and stores nothing new.
 func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error) {
 	now := s.cfg.Now()
 	if now.Before(p.End()) {
 		return CloseResult{}, fmt.Errorf("closing %s before %s: %w", p, p.End().Format(time.RFC3339), ErrPeriodOpen)
 	}
-	res := CloseResult{Period: p.String()}
+	res := CloseResult{Period: p.String(), Failures: []TenantFailure{}}
 	closedAt, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
 	if err != nil {
 		return res, err
 	}
-	if closedAt.IsZero() {
-		failures, err := s.rateAndStore(ctx, p)
-		if err != nil {
-			s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
-			return res, err
-		}
-		if len(failures) > 0 {
-			s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
-			return res, fmt.Errorf("closing %s: %d tenants could not be rated (their invoices wait for a new close): %s",
-				p, len(failures), strings.Join(failures, "; "))
-		}
-	} else {
-		res.AlreadyClosed = true
+	res.AlreadyClosed = !closedAt.IsZero()
+	failures, err := s.rateAndStore(ctx, p, !res.AlreadyClosed)
+	if err != nil {
+		s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
+		return res, err
 	}
+	res.Failures = append(res.Failures, failures...)
+	s.reportFailures(p, failures)
 	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
 	if err != nil {
 		return res, err
 	}
-	if closedAt.IsZero() {
+	if !res.AlreadyClosed {
 		if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs)); err != nil {
 			return res, err
 		}
 		s.cfg.Metrics.Closes.WithLabelValues("closed").Inc()
-		s.log.Info().Str("period", p.String()).Int("invoices", len(invs)).Msg("period closed")
+		s.log.Info().Str("period", p.String()).Int("invoices", len(invs)).Int("failed_tenants", len(failures)).Msg("period closed")
 	} else {
 		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
 	}
@@ -230,12 +231,13 @@ func (s *Service) sendAll(ctx context.Context, invs []Invoice) error {
 	return sendbatch.Run(ctx, sendbatch.Config{}, groups, send, record)
 }
 
-// rateAndStore rates every tenant and stores the invoices not stored yet.
-// It returns the tenants that could not be rated, with the reason.
-func (s *Service) rateAndStore(ctx context.Context, p Period) ([]string, error) {
+// rateAndStore rates every tenant and, when store is set, stores the
+// invoices not stored yet. It returns the tenants that could not be
+// rated, with the reason.
+func (s *Service) rateAndStore(ctx context.Context, p Period, store bool) ([]TenantFailure, error) {
 	rated, failures, err := s.rateAll(ctx, p)
-	if err != nil {
-		return nil, err
+	if err != nil || !store {
+		return failures, err
 	}
 	existing, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
 	if err != nil {
@@ -269,7 +271,8 @@ type inputs struct {
 	tenants  []string // sorted; those that failed are left out
 	acts     map[string]*TenantActivity
 	byTenant map[string]*tenantInput
-	failures []string
+	failures []TenantFailure
+	refused  []refusedChange // subscription changes left out of rating
 }
 
 // loadInputs loads every tenant's rating input with data before p's end.
@@ -287,7 +290,9 @@ func (s *Service) loadInputs(ctx context.Context, p Period) (*inputs, error) {
 	sort.Strings(all)
 	for _, t := range all {
 		a := acts[t]
-		ti := &tenantInput{changes: subscriptionChanges(a.Subscriptions)}
+		changes, refused := admitChanges(s.cfg.Book, t, a.Subscriptions)
+		in.refused = append(in.refused, refused...)
+		ti := &tenantInput{changes: changes}
 		ti.usage.Seats = a.Seats
 		packs, err := packPurchases(a.Packs)
 		if err == nil {
@@ -295,7 +300,7 @@ func (s *Service) loadInputs(ctx context.Context, p Period) (*inputs, error) {
 			cuts[t], err = tenantCuts(s.cfg.Book, ti.changes, a, p)
 		}
 		if err != nil {
-			in.failures = append(in.failures, t+": "+err.Error())
+			in.failures = append(in.failures, TenantFailure{Tenant: t, Reason: err.Error()})
 			continue
 		}
 		in.tenants = append(in.tenants, t)
@@ -313,8 +318,9 @@ func (s *Service) loadInputs(ctx context.Context, p Period) (*inputs, error) {
 
 // rateAll rates the invoices of every tenant for period p: the monthly
 // invoice with adjustments for closed periods that late events changed,
-// and the upfront and upgrade invoices of prepaid terms issued in p.
-func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, error) {
+// and the upfront and upgrade invoices of prepaid terms issued in p
+// (prepaid.go: those of p and those of closed months not issued yet).
+func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []TenantFailure, error) {
 	in, err := s.loadInputs(ctx, p)
 	if err != nil {
 		return nil, nil, err
@@ -324,7 +330,9 @@ func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, e
 		return nil, nil, err
 	}
 	priorByTenant := map[string][]Invoice{}
+	issued := map[string]bool{}
 	for _, inv := range prior {
+		issued[inv.ID] = true
 		if inv.Period < p.String() {
 			priorByTenant[inv.Tenant] = append(priorByTenant[inv.Tenant], inv)
 		}
@@ -333,15 +341,22 @@ func (s *Service) rateAll(ctx context.Context, p Period) ([]Invoice, []string, e
 	if err != nil {
 		return nil, nil, err
 	}
+	closedSet := map[string]bool{}
+	for _, c := range closed {
+		closedSet[c] = true
+	}
 	if err := s.rejectUnmatchedReleases(ctx, in, p); err != nil {
+		return nil, nil, err
+	}
+	if err := s.rejectRefusedChanges(ctx, in); err != nil {
 		return nil, nil, err
 	}
 	failures := in.failures
 	var out []Invoice
 	for _, t := range in.tenants {
-		invs, err := s.rateTenant(t, in.byTenant[t], p, priorByTenant[t], closed)
+		invs, err := s.rateTenant(t, in.byTenant[t], p, priorByTenant[t], closed, issued, closedSet)
 		if err != nil {
-			failures = append(failures, t+": "+err.Error())
+			failures = append(failures, TenantFailure{Tenant: t, Reason: err.Error()})
 			continue
 		}
 		out = append(out, invs...)
@@ -371,8 +386,10 @@ func (s *Service) rejectUnmatchedReleases(ctx context.Context, in *inputs, p Per
 		"seat released without an assignment: the seat was not held at that time, so no seat is released")
 }
 
-// rateTenant rates one tenant's invoices issued in p.
-func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []Invoice, closed []string) ([]Invoice, error) {
+// rateTenant rates one tenant's invoices issued in p. issued holds the ids
+// of every stored invoice, closedSet the closed periods.
+func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []Invoice, closed []string,
+	issued, closedSet map[string]bool) ([]Invoice, error) {
 	book := s.cfg.Book
 	var out []Invoice
 	monthly, err := rating.RateMonth(book, tenant, in.changes, in.usage, p)
@@ -396,14 +413,11 @@ func (s *Service) rateTenant(tenant string, in *tenantInput, p Period, prior []I
 		inv.Append(adj...)
 		out = append(out, fromRating(inv, "", p))
 	}
-	prepaid, err := rating.RatePrepaid(book, tenant, in.changes, p.Start(), p.End())
+	prepaid, err := prepaidInvoices(book, tenant, in.changes, p, issued, closedSet)
 	if err != nil {
 		return nil, err
 	}
-	for _, inv := range prepaid {
-		out = append(out, fromRating(inv, inv.IssuedAt.UTC().Format(time.RFC3339Nano), p))
-	}
-	return out, nil
+	return append(out, prepaid...), nil
 }
 
 // adjustments re-rates every closed month before p with everything known
@@ -419,6 +433,7 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 	var cur money.Currency
 	var earlier []rating.Line
 	billed := map[string]Invoice{}
+	adjusted := adjustedMonths(prior)
 	for _, inv := range prior {
 		for _, l := range inv.Lines {
 			if l.Kind == string(rating.LineAdjustment) {
@@ -446,7 +461,7 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 		}
 		rerated, err := rating.RateMonth(book, tenant, changesBefore(in.changes, q.End()), usageBefore(in.usage, q.End()), q)
 		switch {
-		case errors.Is(err, rating.ErrNotSubscribed) && !wasBilled:
+		case errors.Is(err, rating.ErrNotSubscribed) && !wasBilled && adjusted[period].Code == "":
 			continue
 		case errors.Is(err, rating.ErrNotSubscribed):
 			rerated.Invoice = rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String()}
@@ -461,6 +476,9 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 		} else {
 			finalized = rating.Invoice{Tenant: tenant, Kind: rating.KindMonthly, Period: q.String(),
 				Currency: rerated.Invoice.Currency, PriceBookVersion: book.Version}
+			if finalized.Currency.Code == "" {
+				finalized.Currency = adjusted[period]
+			}
 		}
 		if rerated.Invoice.Currency.Code == "" {
 			rerated.Invoice.Currency, rerated.Invoice.PriceBookVersion = finalized.Currency, finalized.PriceBookVersion
@@ -547,9 +565,10 @@ func tenantCuts(book *pricebook.Book, changes []rating.SubscriptionChange, a *Te
 	return out, nil
 }
 
-func subscriptionChanges(events []*schemas.Event) []rating.SubscriptionChange {
+func subscriptionChanges(events []StoredEvent) []rating.SubscriptionChange {
 	out := make([]rating.SubscriptionChange, 0, len(events))
-	for _, e := range events {
+	for _, se := range events {
+		e := se.Event
 		c := rating.SubscriptionChange{At: e.Time}
 		switch e.Type {
 		case schemas.TypeSubscriptionStarted:
@@ -668,8 +687,7 @@ func (s *Service) Unbilled(ctx context.Context, p Period) ([]UnbilledItem, error
 	}
 	var out []UnbilledItem
 	for _, f := range in.failures {
-		tenant, reason, _ := strings.Cut(f, ": ")
-		out = append(out, UnbilledItem{Tenant: tenant, Period: p.String(), Meter: "all", Reason: "cannot be rated: " + reason})
+		out = append(out, UnbilledItem{Tenant: f.Tenant, Period: p.String(), Meter: "all", Reason: "cannot be rated: " + f.Reason})
 	}
 	for _, t := range in.tenants {
 		ti := in.byTenant[t]

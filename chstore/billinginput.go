@@ -29,12 +29,12 @@ func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billin
 	}
 
 	if err := s.eachPayload(ctx, end, []schemas.Type{schemas.TypeSubscriptionStarted, schemas.TypeSubscriptionChanged,
-		schemas.TypeSubscriptionCanceled, schemas.TypeAIPackPurchased}, func(e *schemas.Event) {
+		schemas.TypeSubscriptionCanceled, schemas.TypeAIPackPurchased}, func(e *schemas.Event, seq uint64) {
 		a := get(e.Subject)
 		if e.Type == schemas.TypeAIPackPurchased {
 			a.Packs = append(a.Packs, e)
 		} else {
-			a.Subscriptions = append(a.Subscriptions, e)
+			a.Subscriptions = append(a.Subscriptions, billing.StoredEvent{Event: e, Seq: seq})
 		}
 	}); err != nil {
 		return nil, err
@@ -85,14 +85,15 @@ GROUP BY subject, formatDateTime(time, '%Y-%m')`, string(schemas.TypeAICreditsCo
 }
 
 // eachPayload decodes the stored payload of every event of the given types
-// before end, in (subject, time, sequence) order.
-func (s *Store) eachPayload(ctx context.Context, end time.Time, types []schemas.Type, fn func(*schemas.Event)) error {
+// before end, in (subject, time, sequence) order, and passes it with its
+// stream sequence.
+func (s *Store) eachPayload(ctx context.Context, end time.Time, types []schemas.Type, fn func(*schemas.Event, uint64)) error {
 	names := make([]string, len(types))
 	for i, t := range types {
 		names[i] = string(t)
 	}
 	rows, err := s.conn.Query(ctx, `
-SELECT payload
+SELECT payload, stream_seq
 FROM events FINAL
 WHERE type IN ? AND time < ?
 ORDER BY subject, time, stream_seq`, names, end)
@@ -102,14 +103,15 @@ ORDER BY subject, time, stream_seq`, names, end)
 	defer rows.Close()
 	for rows.Next() {
 		var payload string
-		if err := rows.Scan(&payload); err != nil {
+		var seq uint64
+		if err := rows.Scan(&payload, &seq); err != nil {
 			return fmt.Errorf("scanning event: %w", err)
 		}
 		e, err := schemas.Decode([]byte(payload))
 		if err != nil {
 			return fmt.Errorf("decoding stored event: %w", err)
 		}
-		fn(e)
+		fn(e, seq)
 	}
 	return rows.Err()
 }
@@ -187,6 +189,33 @@ WHERE stream_seq IN (SELECT key FROM wanted_seqs) ORDER BY stream_seq`)
 		}
 		e.Payload = []byte(payload)
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeadLettered returns which of the given sequences of originStream are in
+// the dead-letter store already.
+func (s *Store) DeadLettered(ctx context.Context, originStream string, seqs []uint64) (map[uint64]bool, error) {
+	out := map[uint64]bool{}
+	if len(seqs) == 0 {
+		return out, nil
+	}
+	ctx, err := withKeys(ctx, "wanted_seqs", "UInt64", seqs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT origin_seq FROM dead_letters
+WHERE origin_stream = ? AND origin_seq IN (SELECT key FROM wanted_seqs)`, originStream)
+	if err != nil {
+		return nil, fmt.Errorf("querying dead letters by origin: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq uint64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, fmt.Errorf("scanning dead letter: %w", err)
+		}
+		out[seq] = true
 	}
 	return out, rows.Err()
 }

@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -501,13 +502,21 @@ func (d *Daemon) leader(ctx context.Context, job string) (func(context.Context) 
 
 // storedRejecter dead-letters stored events: it reads them back from
 // ClickHouse and publishes them to the dead-letter stream with the reason,
-// under the message id of their events-stream sequence (so twice is once).
+// under the message id of their events-stream sequence (so twice is once
+// within JetStream's duplicate window), and skips those the dead-letter
+// store holds already (so twice is once after it: billing rejects the
+// subscription changes it leaves out at every close).
 type storedRejecter struct {
 	store *chstore.Store
 	dlq   *pipeline.DeadLetters
 }
 
 func (r *storedRejecter) RejectStored(ctx context.Context, seqs []uint64, reason string) error {
+	done, err := r.store.DeadLettered(ctx, pipeline.EventsStream, seqs)
+	if err != nil {
+		return err
+	}
+	seqs = slices.DeleteFunc(slices.Clone(seqs), func(seq uint64) bool { return done[seq] })
 	events, err := r.store.EventsBySeq(ctx, seqs)
 	if err != nil {
 		return err

@@ -56,6 +56,12 @@ func Adjustments(finalized Invoice, earlier []Line, rerated Invoice) ([]Line, er
 			e.desc = string(kind) + " " + l.Item
 		}
 	}
+	if finalized.Kind == KindMonthly {
+		// A monthly invoice bills its own period even when neither side
+		// has a line left in it (everything billed by earlier adjustments
+		// is then given back).
+		periods[finalized.Period] = true
+	}
 	for _, l := range rerated.Lines {
 		periods[l.Period] = true
 		add(now, l, l.Kind)

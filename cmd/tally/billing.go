@@ -34,6 +34,7 @@ func newCloseCmd() *cobra.Command {
 				}
 				fmt.Fprintf(w, "period %s %s: %d invoices\n\n", res.Period, state, len(res.Invoices))
 				printInvoiceTable(w, res.Invoices)
+				printCloseFailures(w, res.Failures)
 			})
 		},
 	}
@@ -41,6 +42,21 @@ func newCloseCmd() *cobra.Command {
 	cmd.Flags().StringVar(&period, "period", "", "period YYYY-MM (required)")
 	annotateEnv(cmd)
 	return cmd
+}
+
+// printCloseFailures lists the tenants a close could not rate; the
+// period is closed without them and every later close retries them.
+func printCloseFailures(w io.Writer, failures []billing.TenantFailure) {
+	if len(failures) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%d tenants could not be rated (closed without them; the next close retries them):\n", len(failures))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tREASON")
+	for _, f := range failures {
+		fmt.Fprintf(tw, "%s\t%s\n", f.Tenant, f.Reason)
+	}
+	tw.Flush()
 }
 
 func newInvoicesCmd() *cobra.Command {

@@ -1,0 +1,69 @@
+package billing
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/aggregators/rating"
+)
+
+// Dead-letter reason codes of the subscription changes billing refuses
+// (SPEC §5 "No accepted event makes a tenant unbillable"). A reason
+// stored in dead_letters starts with its code, then says why.
+const (
+	// ReasonCurrencyChange: a subscription.changed (or a started while
+	// subscribed) naming a currency other than the running subscription's.
+	ReasonCurrencyChange = "currency_change"
+	// ReasonAmbiguousChange: a subscription change at the same instant as
+	// a different one stored before it.
+	ReasonAmbiguousChange = "ambiguous_change"
+)
+
+// refusedChange is a stored subscription event left out of rating.
+type refusedChange struct {
+	tenant string
+	seq    uint64
+	reason string
+}
+
+// admitChanges turns a tenant's stored subscription events into rating
+// input, leaving out those that would stop its rating because of other
+// events (rating.AdmitChanges, which judges them in the order they were
+// stored: the first stored wins, so a decision never changes as later
+// events arrive and every close takes the same one).
+func admitChanges(book *pricebook.Book, tenant string, events []StoredEvent) ([]rating.SubscriptionChange, []refusedChange) {
+	events = slices.Clone(events)
+	slices.SortStableFunc(events, func(a, b StoredEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	kept, refusals := rating.AdmitChanges(book, subscriptionChanges(events))
+	out := make([]refusedChange, 0, len(refusals))
+	for _, r := range refusals {
+		code := ReasonAmbiguousChange
+		if errors.Is(r.Err, rating.ErrCurrencyChange) {
+			code = ReasonCurrencyChange
+		}
+		out = append(out, refusedChange{tenant: tenant, seq: events[r.Index].Seq, reason: code + ": " + r.Err.Error()})
+	}
+	return kept, out
+}
+
+// rejectRefusedChanges dead-letters the refused subscription changes of
+// every tenant. It runs at every close; the rejecter makes a second
+// rejection of the same stored event a no-op.
+func (s *Service) rejectRefusedChanges(ctx context.Context, in *inputs) error {
+	if s.cfg.Rejecter == nil {
+		return nil
+	}
+	for _, r := range in.refused {
+		if r.seq == 0 {
+			continue
+		}
+		s.log.Warn().Str("tenant", r.tenant).Uint64("seq", r.seq).Str("reason", r.reason).Msg("dead-lettering a subscription change left out of rating")
+		if err := s.cfg.Rejecter.RejectStored(ctx, []uint64{r.seq}, r.reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
