@@ -8,7 +8,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tally-billing/tally/aggregators/pricebook"
-	"github.com/tally-billing/tally/internal/booktest"
+	"github.com/tally-billing/tally/internal/pricebooktest"
 	"github.com/tally-billing/tally/schemas"
 )
 
@@ -16,14 +16,7 @@ import (
 // team: a plan some tenants were sold and a later book dropped.
 func bookWithLegacy(t *testing.T) *pricebook.Book {
 	t.Helper()
-	data, err := booktest.WithPlanLike("legacy", "team", "test-with-legacy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pricebook.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, b := pricebooktest.WithPlanLike(t, "legacy", "team", "test-with-legacy")
 	return b
 }
 

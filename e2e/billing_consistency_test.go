@@ -10,10 +10,8 @@ import (
 
 	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/daemon"
-	"github.com/tally-billing/tally/internal/booktest"
+	"github.com/tally-billing/tally/internal/pricebooktest"
 )
-
-func oct(day, hour int) time.Time { return time.Date(2026, 10, day, hour, 0, 0, 0, time.UTC) }
 
 // TestLateAnnualSubscriptionEndToEnd: October 2026 is closed before the
 // events of a Business annual subscription starting 1 October are stored.
@@ -103,10 +101,7 @@ func TestCurrencyChangeIsDeadLetteredEndToEnd(t *testing.T) {
 // priced as team, and returns its path.
 func writeBookWithLegacy(t *testing.T) string {
 	t.Helper()
-	data, err := booktest.WithPlanLike("legacy", "team", "e2e-with-legacy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, _ := pricebooktest.WithPlanLike(t, "legacy", "team", "e2e-with-legacy")
 	path := filepath.Join(t.TempDir(), "pricebook.json")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)

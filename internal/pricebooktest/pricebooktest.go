@@ -1,8 +1,10 @@
 // Package pricebooktest builds price books for the tests that span a
-// price change: the shipped book with some literals replaced.
+// price change (the shipped book with some literals replaced) or a plan
+// the shipped book does not sell.
 package pricebooktest
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -42,6 +44,32 @@ func Repriced(t testing.TB, version string) ([]byte, *pricebook.Book) {
 	)
 	if p := b.Plans["team"]; p.Base["USD"].String() != "249" || p.Seats[schemas.SeatLearner].Price["USD"].String() != "5" {
 		t.Fatalf("repriced team: base %s, learner %s", p.Base["USD"], p.Seats[schemas.SeatLearner].Price["USD"])
+	}
+	return data, b
+}
+
+// WithPlanLike is the shipped book under version with one more plan, plan,
+// priced as the plan like: a plan some tenants were sold and the shipped
+// book does not have.
+func WithPlanLike(t testing.TB, plan, like, version string) ([]byte, *pricebook.Book) {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal(pricebook.DefaultJSON(), &raw); err != nil {
+		t.Fatalf("decoding the shipped price book: %v", err)
+	}
+	plans, ok := raw["plans"].(map[string]any)
+	if !ok || plans[like] == nil {
+		t.Fatalf("the shipped price book has no plan %q", like)
+	}
+	plans[plan] = plans[like]
+	raw["version"] = version
+	data, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pricebook.Parse(data)
+	if err != nil {
+		t.Fatalf("price book with plan %q: %v", plan, err)
 	}
 	return data, b
 }
