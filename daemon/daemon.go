@@ -414,7 +414,12 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 // which the scheduler tries again at its next check.
 type consistentCloser struct {
 	billing.PeriodCloser
-	wm *pipeline.Watermark
+	wm barrier
+}
+
+// barrier is the part of *pipeline.Watermark the schedulers wait on.
+type barrier interface {
+	Barrier(ctx context.Context) (pipeline.Progress, error)
 }
 
 func (c consistentCloser) Close(ctx context.Context, p billing.Period) (billing.CloseResult, error) {
@@ -427,7 +432,7 @@ func (c consistentCloser) Close(ctx context.Context, p billing.Period) (billing.
 // consistentRunner is consistentCloser for scheduled payout runs.
 type consistentRunner struct {
 	payouts.Runner
-	wm *pipeline.Watermark
+	wm barrier
 }
 
 func (r consistentRunner) RunPayouts(ctx context.Context, asOf time.Time) (payouts.RunResult, error) {
