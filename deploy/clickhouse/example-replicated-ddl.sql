@@ -657,3 +657,16 @@ GROUP BY period, tenant
 HAVING (tenant, period) NOT IN (SELECT tenant, period FROM invoices FINAL)
 SETTINGS do_not_merge_across_partitions_select_final = 1;
 
+-- Migration 0005_price_books.
+CREATE TABLE IF NOT EXISTS price_books_local ON CLUSTER 'tally'
+(
+    version     String COMMENT 'the version invoices name (price_book_version)',
+    source      String COMMENT 'the book as canonical JSON: compact, object keys sorted',
+    started_at  DateTime64(3, 'UTC') COMMENT 'when Tally first started with this version'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/price_books_local', '{replica}')
+ORDER BY (version, started_at);
+
+CREATE TABLE IF NOT EXISTS price_books ON CLUSTER 'tally' AS price_books_local
+ENGINE = Distributed('tally', currentDatabase(), 'price_books_local', cityHash64(version));
+
