@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/tally-billing/tally/auth"
 )
 
 // The barrier phase: what the read-your-writes barrier (SPEC §5) adds to a
@@ -55,37 +52,19 @@ func (b *bench) prepareBarrier() error {
 func (b *bench) barrierPhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
 	tenants := b.cfg.BarrierTenants
 	volume := tenants * barrierUsagePerTenant
-	st, err := b.seedMonth(ctx, tp, "barrier", tenants, volume)
+	m, err := b.closeSeededMonth(ctx, tp, "barrier", tenants, volume)
 	if err != nil {
 		return err
 	}
+	st := m.st
 	defer st.close()
-	finance, err := keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance)
-	if err != nil {
-		return err
-	}
-	out := &barrierResult{Tenants: tenants}
+	out := &barrierResult{Tenants: tenants, FirstCloseMs: millisOf(m.took), Invoices: int(m.invoices)}
 	newProber := func() *prober {
 		return &prober{
-			addr: tp.httpAddr, key: finance, closePath: "/v1/periods/" + billedLabel + "/close", interval: b.cfg.BarrierInterval,
+			addr: tp.httpAddr, key: m.finance, interval: b.cfg.BarrierInterval,
 			barrier: probes{name: "a barrier"}, close: probes{name: "a close"},
 		}
 	}
-
-	fmt.Fprintf(b.stderr, "barrier: closing %s (%d tenants, %d usage events) with no load\n", billedLabel, tenants, volume)
-	first, err := newProber().closeOnce(ctx)
-	if err != nil {
-		return err
-	}
-	out.FirstCloseMs = millisOf(first.took)
-	invoices, err := st.queryUint(ctx, fmt.Sprintf("SELECT uniqExact(invoice_id) FROM invoices WHERE period = '%s'", billedLabel))
-	if err != nil {
-		return err
-	}
-	if invoices < uint64(tenants) {
-		return fmt.Errorf("the first close made %d invoices for %d tenants: %.300s", invoices, tenants, first.body)
-	}
-	out.Invoices = int(invoices)
 
 	fmt.Fprintf(b.stderr, "barrier: timing %d barriers and re-closes with no load\n", idleRounds)
 	idle := newProber()
@@ -214,18 +193,9 @@ func (c *acceptClock) rate() float64 {
 
 // prober times barriers and closes with the finance key.
 type prober struct {
-	addr, key, closePath string
-	interval             time.Duration
-	barrier, close       probes
-}
-
-// closeOnce closes the month and requires a 200.
-func (p *prober) closeOnce(ctx context.Context) (apiAnswer, error) {
-	a, err := p.post(ctx, p.closePath)
-	if err == nil && a.status != http.StatusOK {
-		err = fmt.Errorf("POST %s: %d %s: %.300s", p.closePath, a.status, http.StatusText(a.status), a.body)
-	}
-	return a, err
+	addr, key      string
+	interval       time.Duration
+	barrier, close probes
 }
 
 // run times a barrier and then a close every interval (back to back when
@@ -238,7 +208,7 @@ func (p *prober) run(ctx context.Context, rounds int, done <-chan struct{}, afte
 		for _, step := range []struct {
 			path string
 			into *probes
-		}{{barrierPath, &p.barrier}, {p.closePath, &p.close}} {
+		}{{barrierPath, &p.barrier}, {closePath, &p.close}} {
 			a, err := p.post(ctx, step.path)
 			if err != nil {
 				return err

@@ -58,7 +58,7 @@ func TestProberCounts503(t *testing.T) {
 				return
 			}
 			_, _ = w.Write([]byte(`{}`))
-		case "/v1/periods/2026-10/close":
+		case closePath:
 			w.WriteHeader(int(closeStatus.Load()))
 			_, _ = w.Write([]byte(`{"already_closed":true}`))
 		default:
@@ -66,8 +66,7 @@ func TestProberCounts503(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	p := &prober{addr: strings.TrimPrefix(srv.URL, "http://"), key: "fin", closePath: "/v1/periods/2026-10/close",
-		interval: time.Millisecond}
+	p := &prober{addr: strings.TrimPrefix(srv.URL, "http://"), key: "fin", interval: time.Millisecond}
 	rounds := 0
 	if err := p.run(context.Background(), 3, nil, func() { rounds++ }); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 var (
 	billedMonth = time.Date(2026, time.October, 1, 0, 0, 0, 0, time.UTC)
 	billedLabel = "2026-10"
+	closePath   = "/v1/periods/" + billedLabel + "/close"
 	// payoutAsOf is after the 14-day hold of every October sale.
 	payoutAsOf = time.Date(2026, time.November, 20, 0, 0, 0, 0, time.UTC)
 )
@@ -47,34 +48,61 @@ var closePlans = []string{"team", "business", "enterprise", "enterprise_plus", "
 // this phase measures the close, and the ingest phases measure ingest.
 func (b *bench) closePhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
 	tenants, volume := b.cfg.CloseTenants, b.cfg.CloseEvents
-	st, err := b.seedMonth(ctx, tp, "close", tenants, volume)
+	m, err := b.closeSeededMonth(ctx, tp, "close", tenants, volume)
 	if err != nil {
 		return err
 	}
-	defer st.close()
-
-	finance, err := keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(b.stderr, "close: closing %s (%d tenants, %d usage events)\n", billedLabel, tenants, volume)
-	start := time.Now()
-	body, err := postFinance(ctx, tp.httpAddr, finance, "/v1/periods/"+billedLabel+"/close")
-	elapsed := time.Since(start)
-	if err != nil {
-		return err
-	}
-	invoices, err := st.queryUint(ctx, fmt.Sprintf("SELECT uniqExact(invoice_id) FROM invoices WHERE period = '%s'", billedLabel))
-	if err != nil {
-		return err
-	}
-	if invoices < uint64(tenants) {
-		return fmt.Errorf("the close made %d invoices for %d tenants: %s", invoices, tenants, body)
-	}
-	res.setRate(volume+tenants, elapsed)
+	defer m.st.close()
+	res.setRate(volume+tenants, m.took)
 	res.SendSeconds = res.Seconds
-	res.note("%d tenants, %d invoices; %.0f tenants/s", tenants, invoices, float64(tenants)/elapsed.Seconds())
+	res.note("%d tenants, %d invoices; %.0f tenants/s", tenants, m.invoices, float64(tenants)/m.took.Seconds())
 	return nil
+}
+
+// closedMonth is the billed month, seeded and closed once.
+type closedMonth struct {
+	st       *store
+	finance  string        // the finance key
+	took     time.Duration // the close
+	invoices uint64
+}
+
+// closeSeededMonth seeds the billed month with seedMonth, times its close
+// and checks that every tenant got an invoice. The caller must close
+// st.
+func (b *bench) closeSeededMonth(ctx context.Context, tp *tallyProc, label string, tenants, volume int) (closedMonth, error) {
+	st, err := b.seedMonth(ctx, tp, label, tenants, volume)
+	if err != nil {
+		return closedMonth{}, err
+	}
+	m, err := b.closeMonth(ctx, tp, label, st, tenants, volume)
+	if err != nil {
+		st.close()
+		return closedMonth{}, err
+	}
+	return m, nil
+}
+
+func (b *bench) closeMonth(ctx context.Context, tp *tallyProc, label string, st *store, tenants, volume int) (closedMonth, error) {
+	m := closedMonth{st: st}
+	var err error
+	if m.finance, err = keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance); err != nil {
+		return m, err
+	}
+	fmt.Fprintf(b.stderr, "%s: closing %s (%d tenants, %d usage events)\n", label, billedLabel, tenants, volume)
+	start := time.Now()
+	body, err := postFinance(ctx, tp.httpAddr, m.finance, closePath)
+	m.took = time.Since(start)
+	if err != nil {
+		return m, err
+	}
+	if m.invoices, err = st.queryUint(ctx, fmt.Sprintf("SELECT uniqExact(invoice_id) FROM invoices WHERE period = '%s'", billedLabel)); err != nil {
+		return m, err
+	}
+	if m.invoices < uint64(tenants) {
+		return m, fmt.Errorf("the close made %d invoices for %d tenants: %s", m.invoices, tenants, body)
+	}
+	return m, nil
 }
 
 // seedMonth seeds the billed month: the subscriptions of tenants tenants
