@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -271,7 +273,7 @@ func (p *probes) last() float64 {
 }
 
 func (p *probes) stats() waitStats {
-	s := waitStats{Samples: len(p.ms), Failed: p.failed}
+	s := waitStats{Samples: len(p.ms), Failed: p.failed, Ms: append([]float64(nil), p.ms...)}
 	s.P50Ms, s.P99Ms, s.MaxMs = percentiles(append([]float64(nil), p.ms...))
 	return s
 }
@@ -283,6 +285,9 @@ type waitStats struct {
 	P50Ms   float64 `json:"p50_ms"`
 	P99Ms   float64 `json:"p99_ms"`
 	MaxMs   float64 `json:"max_ms"`
+	// Ms are the times in the order they were taken: under a load the
+	// pipeline cannot keep up with, they grow with its backlog.
+	Ms []float64 `json:"ms"`
 }
 
 func (s waitStats) String() string {
@@ -342,10 +347,20 @@ func (r *barrierResult) writeLines(w io.Writer, res phaseResult) {
 	fmt.Fprintf(w, "%-8s HTTP ingest paced at %.0f events/s, %.0f events/s achieved\n", "", res.TargetRate, res.EventsPerSec)
 	fmt.Fprintf(w, "%-8s barrier under load: %s; no load: %s\n", "", r.Barrier, r.IdleBarrier)
 	fmt.Fprintf(w, "%-8s close   under load: %s; no load: %s\n", "", r.Close, r.IdleClose)
+	fmt.Fprintf(w, "%-8s barrier under load, in order (ms): %s\n", "", inOrder(r.Barrier.Ms))
 	fmt.Fprintf(w, "%-8s first close with no load %s (%d tenants, %d invoices); later ones are re-closes\n",
 		"", millis(r.FirstCloseMs), r.Tenants, r.Invoices)
 	fmt.Fprintf(w, "%-8s the barrier adds to a close: p50 %.0f ms, p99 %.0f ms; target < %s at %d events/s: %s\n",
 		"", r.AddedP50Ms, r.AddedP99Ms, barrierTarget, barrierClaimRate, r.Verdict)
+}
+
+// inOrder lists ms rounded to whole milliseconds.
+func inOrder(ms []float64) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = strconv.FormatFloat(m, 'f', 0, 64)
+	}
+	return strings.Join(parts, " ")
 }
 
 func millisOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

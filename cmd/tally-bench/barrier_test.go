@@ -77,6 +77,9 @@ func TestProberCounts503(t *testing.T) {
 	if s := p.barrier.stats(); s.Samples != 3 || s.Failed != 1 || !strings.Contains(p.barrier.firstFailure, "unstored") {
 		t.Errorf("barrier stats %+v, first failure %q; want 3 samples, 1 failed with its body", s, p.barrier.firstFailure)
 	}
+	if s := p.barrier.stats(); len(s.Ms) != 3 || s.Ms[1] != p.barrier.ms[1] {
+		t.Errorf("barrier times %v, want the 3 in the order taken %v", s.Ms, p.barrier.ms)
+	}
 	if s := p.close.stats(); s.Failed != 0 {
 		t.Errorf("close stats %+v, want no failure", s)
 	}
