@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +20,41 @@ const backlogInterval = 500 * time.Millisecond
 type backlog struct {
 	Validator uint64 `json:"validator"` // on TALLY_INGEST
 	Sink      uint64 `json:"sink"`      // on TALLY_EVENTS
+}
+
+// backlogWatch samples the consumers' backlogs on a connection of its own
+// until it is stopped.
+type backlogWatch struct {
+	mon    *natsClient
+	cancel context.CancelFunc
+	peaks  chan backlog
+
+	once sync.Once
+	peak backlog
+}
+
+// startBacklogWatch starts watching the backlogs of the tally at natsURL.
+// The caller must call stop.
+func startBacklogWatch(ctx context.Context, natsURL string) (*backlogWatch, error) {
+	mon, err := connectNATS(natsURL, 1)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w := &backlogWatch{mon: mon, cancel: cancel, peaks: make(chan backlog, 1)}
+	go func() { w.peaks <- watchBacklog(ctx, mon.js) }()
+	return w, nil
+}
+
+// stop ends the watch, closes its connection and returns the peaks; later
+// calls return the same peaks.
+func (w *backlogWatch) stop() backlog {
+	w.once.Do(func() {
+		w.cancel()
+		w.peak = <-w.peaks
+		w.mon.close()
+	})
+	return w.peak
 }
 
 // watchBacklog samples the backlogs until ctx ends and returns the peaks.

@@ -18,15 +18,11 @@ func (b *bench) backlogPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 		return err
 	}
 	defer nc.close()
-	mon, err := connectNATS(tp.natsURL, 1)
+	watch, err := startBacklogWatch(ctx, tp.natsURL)
 	if err != nil {
 		return err
 	}
-	defer mon.close()
-	watchCtx, stopWatching := context.WithCancel(ctx)
-	peaks := make(chan backlog, 1)
-	go func() { peaks <- watchBacklog(watchCtx, mon.js) }()
-	defer stopWatching()
+	defer watch.stop()
 
 	bar := b.newBar(n, "backlog: acked")
 	p := &windowPublisher{js: nc.js, subject: natsSubject, window: b.cfg.Window}
@@ -54,8 +50,7 @@ func (b *bench) backlogPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 	if err != nil {
 		return err
 	}
-	stopWatching()
-	peak := <-peaks
+	peak := watch.stop()
 	res.Backlog = &peak
 	res.note("%d of %d events stored after %s of draining", stored, n, b.cfg.BacklogDrain)
 	return nil

@@ -20,6 +20,7 @@ import (
 var (
 	billedMonth = time.Date(2026, time.October, 1, 0, 0, 0, 0, time.UTC)
 	billedLabel = "2026-10"
+	closePath   = "/v1/periods/" + billedLabel + "/close"
 	// payoutAsOf is after the 14-day hold of every October sale.
 	payoutAsOf = time.Date(2026, time.November, 20, 0, 0, 0, 0, time.UTC)
 )
@@ -47,48 +48,87 @@ var closePlans = []string{"team", "business", "enterprise", "enterprise_plus", "
 // this phase measures the close, and the ingest phases measure ingest.
 func (b *bench) closePhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
 	tenants, volume := b.cfg.CloseTenants, b.cfg.CloseEvents
+	m, err := b.closeSeededMonth(ctx, tp, "close", tenants, volume)
+	if err != nil {
+		return err
+	}
+	defer m.st.close()
+	res.setRate(volume+tenants, m.took)
+	res.SendSeconds = res.Seconds
+	res.note("%d tenants, %d invoices; %.0f tenants/s", tenants, m.invoices, float64(tenants)/m.took.Seconds())
+	return nil
+}
+
+// closedMonth is the billed month, seeded and closed once.
+type closedMonth struct {
+	st       *store
+	finance  string        // the finance key
+	took     time.Duration // the close
+	invoices uint64
+}
+
+// closeSeededMonth seeds the billed month with seedMonth, times its close
+// and checks that every tenant got an invoice. The caller must close
+// st.
+func (b *bench) closeSeededMonth(ctx context.Context, tp *tallyProc, label string, tenants, volume int) (closedMonth, error) {
+	st, err := b.seedMonth(ctx, tp, label, tenants, volume)
+	if err != nil {
+		return closedMonth{}, err
+	}
+	m, err := b.closeMonth(ctx, tp, label, st, tenants, volume)
+	if err != nil {
+		st.close()
+		return closedMonth{}, err
+	}
+	return m, nil
+}
+
+func (b *bench) closeMonth(ctx context.Context, tp *tallyProc, label string, st *store, tenants, volume int) (closedMonth, error) {
+	m := closedMonth{st: st}
+	var err error
+	if m.finance, err = keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance); err != nil {
+		return m, err
+	}
+	fmt.Fprintf(b.stderr, "%s: closing %s (%d tenants, %d usage events)\n", label, billedLabel, tenants, volume)
+	start := time.Now()
+	body, err := postFinance(ctx, tp.httpAddr, m.finance, closePath)
+	m.took = time.Since(start)
+	if err != nil {
+		return m, err
+	}
+	if m.invoices, err = st.queryUint(ctx, fmt.Sprintf("SELECT uniqExact(invoice_id) FROM invoices WHERE period = '%s'", billedLabel)); err != nil {
+		return m, err
+	}
+	if m.invoices < uint64(tenants) {
+		return m, fmt.Errorf("the close made %d invoices for %d tenants: %s", m.invoices, tenants, body)
+	}
+	return m, nil
+}
+
+// seedMonth seeds the billed month: the subscriptions of tenants tenants
+// over HTTP, then volume usage rows written straight into the events
+// table. It returns the store once all are stored.
+func (b *bench) seedMonth(ctx context.Context, tp *tallyProc, label string, tenants, volume int) (*store, error) {
 	subs := make([]event, tenants)
 	for i := range subs {
 		subs[i] = subscriptionEvent(i)
 	}
-	st, err := b.seedHTTP(ctx, tp, "close: subscriptions", subs)
+	st, err := b.seedHTTP(ctx, tp, label+": subscriptions", subs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.close()
-	bar := b.newBar(volume, "close: usage rows")
+	bar := b.newBar(volume, label+": usage rows")
 	for lo := 0; lo < volume; lo += volumeChunk {
 		n := min(volumeChunk, volume-lo)
 		if err := st.conn.Exec(ctx, volumeInsert(lo, n, tenants)); err != nil {
 			endBar(bar, err)
-			return fmt.Errorf("inserting usage rows %d..%d: %w", lo, lo+n, err)
+			st.close()
+			return nil, fmt.Errorf("inserting usage rows %d..%d: %w", lo, lo+n, err)
 		}
 		_ = bar.Add(n)
 	}
 	endBar(bar, nil)
-
-	finance, err := keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(b.stderr, "close: closing %s (%d tenants, %d usage events)\n", billedLabel, tenants, volume)
-	start := time.Now()
-	body, err := postFinance(ctx, tp.httpAddr, finance, "/v1/periods/"+billedLabel+"/close")
-	elapsed := time.Since(start)
-	if err != nil {
-		return err
-	}
-	invoices, err := st.queryUint(ctx, fmt.Sprintf("SELECT uniqExact(invoice_id) FROM invoices WHERE period = '%s'", billedLabel))
-	if err != nil {
-		return err
-	}
-	if invoices < uint64(tenants) {
-		return fmt.Errorf("the close made %d invoices for %d tenants: %s", invoices, tenants, body)
-	}
-	res.setRate(volume+tenants, elapsed)
-	res.SendSeconds = res.Seconds
-	res.note("%d tenants, %d invoices; %.0f tenants/s", tenants, invoices, float64(tenants)/elapsed.Seconds())
-	return nil
+	return st, nil
 }
 
 // payoutsPhase seeds -providers KYC-verified providers with
@@ -254,25 +294,44 @@ FROM
 func postFinance(ctx context.Context, addr, key, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, nil)
+	a, err := postAPI(ctx, addr, key, path)
 	if err != nil {
 		return nil, err
 	}
+	if a.status != http.StatusOK {
+		return nil, fmt.Errorf("POST %s: %d %s: %s", path, a.status, http.StatusText(a.status), a.body)
+	}
+	if !json.Valid(a.body) {
+		return nil, fmt.Errorf("POST %s: the answer is not JSON: %.200s", path, a.body)
+	}
+	return a.body, nil
+}
+
+// apiAnswer is an answer of the API and how long it took, from sending the
+// request to reading the whole body.
+type apiAnswer struct {
+	status int
+	body   []byte
+	took   time.Duration
+}
+
+// postAPI POSTs to the API with key. Any status is an answer; only a
+// failed exchange is an error.
+func postAPI(ctx context.Context, addr, key, path string) (apiAnswer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, nil)
+	if err != nil {
+		return apiAnswer{}, err
+	}
 	req.Header.Set("Authorization", "Bearer "+key)
+	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("POST %s: %w", path, err)
+		return apiAnswer{}, fmt.Errorf("POST %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("POST %s: reading the answer: %w", path, err)
+		return apiAnswer{}, fmt.Errorf("POST %s: reading the answer: %w", path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: %s: %s", path, resp.Status, body)
-	}
-	if !json.Valid(body) {
-		return nil, fmt.Errorf("POST %s: the answer is not JSON: %.200s", path, body)
-	}
-	return body, nil
+	return apiAnswer{status: resp.StatusCode, body: body, took: time.Since(start)}, nil
 }

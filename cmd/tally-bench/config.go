@@ -18,6 +18,7 @@ const (
 	phaseNATS    = "nats"
 	phaseHTTP    = "http"
 	phaseLatency = "latency"
+	phaseBarrier = "barrier"
 	phaseClose   = "close"
 	phasePayouts = "payouts"
 	phaseBacklog = "backlog"
@@ -25,9 +26,9 @@ const (
 
 // allPhases run in this order. The backlog phase (10M events) is not run
 // unless named.
-var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseClose, phasePayouts, phaseBacklog}
+var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts, phaseBacklog}
 
-var defaultPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseClose, phasePayouts}
+var defaultPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts}
 
 // config is the command line of tally-bench.
 type config struct {
@@ -47,6 +48,12 @@ type config struct {
 	Poll           time.Duration
 	Stall          time.Duration
 	Seed           uint64
+
+	// The barrier phase.
+	BarrierRate     int
+	BarrierSeconds  int
+	BarrierInterval time.Duration
+	BarrierTenants  int
 
 	// The close and payouts phases.
 	CloseTenants     int
@@ -82,6 +89,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Poll, "poll", 20*time.Millisecond, "interval of the SELECT count() polls (each costs ClickHouse ~3ms of CPU)")
 	fs.DurationVar(&c.Stall, "stall", 2*time.Minute, "give up when the stored count does not move for this long")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the event generator")
+	fs.IntVar(&c.BarrierRate, "barrier-rate", 20_000, "events/s of the HTTP load of the barrier phase")
+	fs.IntVar(&c.BarrierSeconds, "barrier-seconds", 20, "length of the barrier phase's load in seconds")
+	fs.DurationVar(&c.BarrierInterval, "barrier-interval", 500*time.Millisecond, "interval between the barrier phase's timed barrier and close")
+	fs.IntVar(&c.BarrierTenants, "barrier-tenants", 1000, "tenants of the month the barrier phase closes")
 	fs.IntVar(&c.CloseTenants, "close-tenants", 10_000, "tenants of the month the close phase closes")
 	fs.IntVar(&c.CloseEvents, "close-events", 10_000_000, "usage events of the month the close phase closes")
 	fs.IntVar(&c.Providers, "providers", 10_000, "KYC-verified providers of the payouts phase")
@@ -124,6 +135,9 @@ func (c config) validate() error {
 	}
 	if c.LatencySeconds < 1 || c.LatencyRate < 0 || c.LatencyChunk < 1 {
 		errs = append(errs, errors.New("-latency-seconds and -latency-chunk must be at least 1, -latency-rate at least 0"))
+	}
+	if c.BarrierRate < 1 || c.BarrierSeconds < 1 || c.BarrierInterval <= 0 || c.BarrierTenants < 1 {
+		errs = append(errs, errors.New("-barrier-rate, -barrier-seconds and -barrier-tenants must be at least 1, -barrier-interval positive"))
 	}
 	if c.Window < 1 {
 		errs = append(errs, errors.New("-window must be at least 1"))

@@ -44,11 +44,24 @@ func newHTTPSender(addr, key string, workers int) *httpSender {
 // sendAll posts events in batches of batchSize from workers concurrent
 // workers. sent is called with the size of each accepted batch.
 func (h *httpSender) sendAll(ctx context.Context, events []event, batchSize, workers int, sent func(n int)) error {
+	return h.sendPaced(ctx, events, batchSize, workers, nil, sent)
+}
+
+// sendPaced is sendAll with pace, if not nil, called with the index of
+// the first event of each batch before the batch is handed to a worker;
+// it may block.
+func (h *httpSender) sendPaced(ctx context.Context, events []event, batchSize, workers int,
+	pace func(ctx context.Context, i int) error, sent func(n int)) error {
 	batches := make(chan []event)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(batches)
 		for lo := 0; lo < len(events); lo += batchSize {
+			if pace != nil {
+				if err := pace(gctx, lo); err != nil {
+					return err
+				}
+			}
 			select {
 			case batches <- events[lo:min(lo+batchSize, len(events))]:
 			case <-gctx.Done():

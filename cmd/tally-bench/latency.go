@@ -45,12 +45,18 @@ func (r *latencyRecorder) percentiles() (p50, p99, maxMs float64) {
 		}
 		lat = append(lat, float64(r.covered[k].Sub(sent))/float64(time.Millisecond))
 	}
-	if len(lat) == 0 {
+	return percentiles(lat)
+}
+
+// percentiles returns the 50th and 99th percentile (nearest rank) and the
+// maximum of ms, or zeros if it is empty. It sorts ms.
+func percentiles(ms []float64) (p50, p99, maxMs float64) {
+	if len(ms) == 0 {
 		return 0, 0, 0
 	}
-	slices.Sort(lat)
+	slices.Sort(ms)
 	rank := func(p float64) float64 {
-		return lat[max(0, int(math.Ceil(p*float64(len(lat))))-1)]
+		return ms[max(0, int(math.Ceil(p*float64(len(ms))))-1)]
 	}
-	return rank(0.50), rank(0.99), lat[len(lat)-1]
+	return rank(0.50), rank(0.99), ms[len(ms)-1]
 }

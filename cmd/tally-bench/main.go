@@ -10,6 +10,9 @@
 //   - http: batches of 1,000 posted by concurrent workers, until all are stored;
 //   - latency: NATS publishing paced at half the nats rate, publish→queryable
 //     latency per chunk of events;
+//   - barrier: HTTP ingest paced at 20,000 events/s while a read-your-writes
+//     barrier and a period re-close are timed every 500ms, against the same
+//     with no load;
 //   - close: a month of 10,000 tenants and 10,000,000 usage events, closed;
 //   - payouts: a payout run for 10,000 KYC-verified providers;
 //   - backlog (only when named): 10,000,000 events published over NATS,
@@ -65,6 +68,7 @@ type bench struct {
 	natsRate      float64 // events/s of the nats phase
 	latencyRate   float64
 	latencyEvents int
+	barrierEvents int // events sent by the barrier phase
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -102,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func (b *bench) runPhases(ctx context.Context) ([]phaseResult, error) {
 	runners := map[string]func(context.Context, *tallyProc, *phaseResult) error{
 		phaseRaw: b.rawPhase, phaseNATS: b.natsPhase, phaseHTTP: b.httpPhase, phaseLatency: b.latencyPhase,
-		phaseClose: b.closePhase, phasePayouts: b.payoutsPhase, phaseBacklog: b.backlogPhase,
+		phaseBarrier: b.barrierPhase, phaseClose: b.closePhase, phasePayouts: b.payoutsPhase, phaseBacklog: b.backlogPhase,
 	}
 	var results []phaseResult
 	for _, name := range allPhases {
@@ -117,6 +121,11 @@ func (b *bench) runPhases(ctx context.Context) ([]phaseResult, error) {
 		if name == phaseLatency {
 			if err := b.prepareLatency(); err != nil {
 				return results, fmt.Errorf("preparing the latency phase: %w", err)
+			}
+		}
+		if name == phaseBarrier {
+			if err := b.prepareBarrier(); err != nil {
+				return results, fmt.Errorf("preparing the barrier phase: %w", err)
 			}
 		}
 		fmt.Fprintf(b.stderr, "== %s phase\n", name)

@@ -176,14 +176,11 @@ func (b *bench) endToEnd(ctx context.Context, tp *tallyProc, label string, n int
 		return run, err
 	}
 	defer st.close()
-	mon, err := connectNATS(tp.natsURL, 1)
+	watch, err := startBacklogWatch(ctx, tp.natsURL)
 	if err != nil {
 		return run, err
 	}
-	defer mon.close()
-	watchCtx, stopWatching := context.WithCancel(ctx)
-	peaks := make(chan backlog, 1)
-	go func() { peaks <- watchBacklog(watchCtx, mon.js) }()
+	defer watch.stop()
 
 	bar := b.newBar(n, label+": stored")
 	var sent atomic.Int64
@@ -217,8 +214,7 @@ func (b *bench) endToEnd(ctx context.Context, tp *tallyProc, label string, n int
 		return nil
 	})
 	err = g.Wait()
-	stopWatching()
-	run.backlog = <-peaks
+	run.backlog = watch.stop()
 	endBar(bar, err)
 	if err != nil {
 		return run, err
@@ -237,12 +233,19 @@ func newPacer(rate float64) *pacer {
 	return &pacer{rate: rate, step: max(1, int(rate/500))}
 }
 
+// wait paces event i of a stream of single publishes: it sleeps only
+// every step events.
 func (p *pacer) wait(ctx context.Context, i int) error {
-	if i == 0 {
-		p.start = time.Now()
-	}
 	if i%p.step != 0 {
 		return nil
+	}
+	return p.until(ctx, i)
+}
+
+// until sleeps until event i is due; i = 0 starts the clock.
+func (p *pacer) until(ctx context.Context, i int) error {
+	if i == 0 {
+		p.start = time.Now()
 	}
 	due := p.start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
 	if d := time.Until(due); d > 0 && !sleepCtx(ctx, d) {

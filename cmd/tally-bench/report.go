@@ -20,11 +20,16 @@ type phaseResult struct {
 	RatioToRaw   float64 `json:"ratio_to_raw,omitempty"`
 	// SendSeconds runs until the last publish ack or HTTP answer.
 	SendSeconds float64 `json:"send_seconds"`
-	// TargetRate is the paced rate of the latency phase.
+	// TargetRate is the paced rate of the latency and barrier phases.
+	// The barrier phase's EventsPerSec is the rate it achieved (events
+	// accepted after the first batch, from its answer to the last's).
 	TargetRate float64 `json:"target_rate,omitempty"`
 	P50Ms      float64 `json:"p50_ms,omitempty"`
 	P99Ms      float64 `json:"p99_ms,omitempty"`
 	MaxMs      float64 `json:"max_ms,omitempty"`
+	// Barrier is the detail of the barrier phase; its P50Ms, P99Ms and
+	// MaxMs above are those of the barrier alone under load.
+	Barrier *barrierResult `json:"barrier,omitempty"`
 	// Backlog is the peak of messages waiting for each consumer.
 	Backlog *backlog `json:"peak_backlog,omitempty"`
 
@@ -131,6 +136,9 @@ func (rep report) writeTable(w io.Writer) error {
 		}
 		if r.Phase == phaseLatency {
 			fmt.Fprintf(w, "%-8s paced at %.0f events/s; latency max %s\n", "", r.TargetRate, millis(r.MaxMs))
+		}
+		if r.Barrier != nil {
+			r.Barrier.writeLines(w, r)
 		}
 		for _, n := range append(r.FirstWarnings, r.Notes...) {
 			fmt.Fprintf(w, "%-8s ! %s\n", "", n)
