@@ -1,5 +1,11 @@
 package billing
 
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
 // CloseResult is what a period close produced.
 type CloseResult struct {
 	Period   string    `json:"period"`
@@ -20,12 +26,49 @@ type TenantFailure struct {
 	Reason string `json:"reason"`
 }
 
-// UnbilledItem is usage no invoice covers, for example AI credits of a
-// tenant that has no subscription in that period.
-type UnbilledItem struct {
-	Tenant   string `json:"tenant"`
-	Period   string `json:"period"`
-	Meter    string `json:"meter"`
-	Quantity string `json:"quantity"`
-	Reason   string `json:"reason"`
+// ClosePeriod rates and finalizes every tenant's invoices of period p,
+// stores them, records the period as closed and sends the invoices. The
+// order makes every step safe to repeat: invoice ids are derived from
+// (tenant, period, kind), an invoice already stored is never rated again,
+// and invoices still waiting to be sent are sent by the next call. A
+// tenant that cannot be rated never blocks the others: the period is
+// closed without it and the failure is in the result (see failures.go).
+// A closed period answers with its invoices, rates again only to report
+// the tenants that still fail, and stores nothing new.
+func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error) {
+	now := s.cfg.Now()
+	if now.Before(p.End()) {
+		return CloseResult{}, fmt.Errorf("closing %s before %s: %w", p, p.End().Format(time.RFC3339), ErrPeriodOpen)
+	}
+	res := CloseResult{Period: p.String(), Failures: []TenantFailure{}}
+	closedAt, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	if err != nil {
+		return res, err
+	}
+	res.AlreadyClosed = !closedAt.IsZero()
+	failures, err := s.rateAndStore(ctx, p, !res.AlreadyClosed)
+	if err != nil {
+		s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
+		return res, err
+	}
+	res.Failures = append(res.Failures, failures...)
+	s.reportFailures(p, failures)
+	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
+	if err != nil {
+		return res, err
+	}
+	if !res.AlreadyClosed {
+		if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs)); err != nil {
+			return res, err
+		}
+		s.cfg.Metrics.Closes.WithLabelValues("closed").Inc()
+		s.log.Info().Str("period", p.String()).Int("invoices", len(invs)).Int("failed_tenants", len(failures)).Msg("period closed")
+	} else {
+		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
+	}
+	res.Invoices = invs
+	if err := s.sendAll(ctx, invs); err != nil {
+		return res, fmt.Errorf("sending invoices of %s (they stay finalized and are sent by the next close): %w", p, err)
+	}
+	return res, nil
 }
