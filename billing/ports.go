@@ -4,8 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/tally-billing/tally/aggregators/rating"
-	"github.com/tally-billing/tally/stripesync"
+	"github.com/tally-billing/tally/money"
 )
 
 // ActivitySource loads what rating needs from the event store.
@@ -31,9 +33,46 @@ type InvoiceStore interface {
 	SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error
 }
 
-// InvoiceSender pushes a finalized invoice to Stripe.
+// InvoiceSender hands a finalized invoice to the payment provider
+// (stripesync.InvoiceSender sends it to Stripe).
+//
+// SendInvoice must be safe to call again for the same invoice, after a
+// failure or after a success whose outcome billing did not record (a
+// crash between sending and recording): the provider then holds one
+// invoice, never two. An error wrapping [ErrSendRefused] means the
+// provider refused the invoice for good: billing marks it send_failed
+// with the error's text as the reason and never sends it again. Any other
+// error is taken as transient: the invoice stays finalized and the next
+// close sends it again.
 type InvoiceSender interface {
-	PushInvoice(ctx context.Context, inv stripesync.Invoice) (stripesync.InvoiceResult, error)
+	SendInvoice(ctx context.Context, inv InvoicePush) (PushedInvoice, error)
+}
+
+// InvoicePush is what billing asks an [InvoiceSender] to send: a stored
+// invoice's id, tenant, period and lines, and the tenant's customer id at
+// the provider when billing knows it.
+type InvoicePush struct {
+	ID       string
+	Tenant   string
+	Period   string // "YYYY-MM"
+	Currency money.Currency
+	Lines    []PushLine
+	// CustomerID is the tenant's customer at the provider, saved from an
+	// earlier send; empty the first time (the sender finds or creates it).
+	CustomerID string
+}
+
+// PushLine is one line of an [InvoicePush].
+type PushLine struct {
+	ID          string // unique within the invoice: "L1", "L2", ... in line order
+	Description string
+	Amount      decimal.Decimal // in the invoice's currency; negative for a credit
+}
+
+// PushedInvoice names what the provider holds after a send.
+type PushedInvoice struct {
+	CustomerID string // the tenant's customer, saved on the first send
+	InvoiceID  string // the provider's invoice id
 }
 
 // EventRejecter records stored events that billing cannot apply (a seat

@@ -7,7 +7,6 @@ import (
 
 	"github.com/tally-billing/tally/internal/sendbatch"
 	"github.com/tally-billing/tally/money"
-	"github.com/tally-billing/tally/stripesync"
 )
 
 // sendAll sends the finalized invoices among invs and records each
@@ -75,13 +74,13 @@ func (s *Service) send(ctx context.Context, inv *Invoice) error {
 	if err != nil {
 		return err
 	}
-	req := stripesync.Invoice{ID: inv.ID, Tenant: inv.Tenant, Period: inv.Period, Currency: cur, CustomerID: customer}
+	req := InvoicePush{ID: inv.ID, Tenant: inv.Tenant, Period: inv.Period, Currency: cur, CustomerID: customer}
 	for i, l := range inv.Lines {
-		req.Lines = append(req.Lines, stripesync.InvoiceLine{ID: fmt.Sprintf("L%d", i+1), Description: l.Description, Amount: l.Amount})
+		req.Lines = append(req.Lines, PushLine{ID: fmt.Sprintf("L%d", i+1), Description: l.Description, Amount: l.Amount})
 	}
-	res, err := s.cfg.Sender.PushInvoice(ctx, req)
+	res, err := s.cfg.Sender.SendInvoice(ctx, req)
 	switch {
-	case errors.Is(err, stripesync.ErrRejected) || errors.Is(err, stripesync.ErrInvalid) || errors.Is(err, stripesync.ErrConflict):
+	case errors.Is(err, ErrSendRefused):
 		inv.Status, inv.StatusReason = StatusSendFailed, err.Error()
 		s.cfg.Metrics.SendFailed.Inc()
 		log.Error().Err(err).Msg("stripe refused the invoice; marked send_failed")
