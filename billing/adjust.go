@@ -16,7 +16,7 @@ import (
 // version its monthly invoice names (SPEC §5): a price change never
 // alters a closed month, a late event in it is billed at its prices, and
 // a version no book is known for fails the tenant with the reason.
-func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []Invoice, closed []string) ([]rating.Line, money.Currency, error) {
+func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []Invoice, closed []Period) ([]rating.Line, money.Currency, error) {
 	var out []rating.Line
 	var cur money.Currency
 	var earlier []rating.Line
@@ -32,16 +32,14 @@ func (s *Service) adjustments(tenant string, in *tenantInput, p Period, prior []
 			billed[inv.Period] = inv
 		}
 	}
-	for _, period := range closed {
-		q, err := ParsePeriod(period)
-		if err != nil {
-			return nil, cur, err
-		}
+	for _, q := range closed {
 		if !q.Before(p) {
 			continue
 		}
+		period := q.String()
 		inv, wasBilled := billed[period]
 		book := s.cfg.Book
+		var err error
 		if wasBilled {
 			if book, err = s.bookOf(inv); err != nil {
 				return nil, cur, fmt.Errorf("re-rating %s: %w", q, err)

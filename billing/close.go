@@ -35,6 +35,12 @@ type TenantFailure struct {
 // closed without it and the failure is in the result (see failures.go).
 // A closed period answers with its invoices, rates again only to report
 // the tenants that still fail, and stores nothing new.
+//
+// The steps, each in the file named for it: load (load.go: activity,
+// stored invoices, closed periods), rate (rate.go, with adjust.go for the
+// closed months late events changed and prepaid.go for contract years),
+// store (store.go: the invoices not stored yet, then the close), send
+// (send.go). The unbilled report (unbilled.go) reads the same inputs.
 func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error) {
 	now := s.cfg.Now()
 	if now.Before(p.End()) {
@@ -43,28 +49,24 @@ func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error
 	res := CloseResult{Period: p.String(), Failures: []TenantFailure{}}
 	closedAt, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("reading whether %s is closed: %w", p, err)
 	}
 	res.AlreadyClosed = !closedAt.IsZero()
-	failures, err := s.rateAndStore(ctx, p, !res.AlreadyClosed)
+
+	rated, failures, err := s.rateAll(ctx, p)
+	if err == nil && !res.AlreadyClosed {
+		err = s.storeNew(ctx, p, rated)
+	}
 	if err != nil {
 		s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
 		return res, err
 	}
 	res.Failures = append(res.Failures, failures...)
 	s.reportFailures(p, failures)
-	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
+
+	invs, err := s.recordClose(ctx, p, now, res.AlreadyClosed, len(failures))
 	if err != nil {
 		return res, err
-	}
-	if !res.AlreadyClosed {
-		if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs)); err != nil {
-			return res, err
-		}
-		s.cfg.Metrics.Closes.WithLabelValues("closed").Inc()
-		s.log.Info().Str("period", p.String()).Int("invoices", len(invs)).Int("failed_tenants", len(failures)).Msg("period closed")
-	} else {
-		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
 	}
 	res.Invoices = invs
 	if err := s.sendAll(ctx, invs); err != nil {

@@ -67,6 +67,47 @@ func (s *Service) loadInputs(ctx context.Context, p Period) (*inputs, error) {
 	return in, nil
 }
 
+// history is what billing did before a period p: the invoices stored and
+// the periods closed.
+type history struct {
+	issued    map[string]bool      // the id of every stored invoice
+	prior     map[string][]Invoice // each tenant's invoices of periods before p
+	closed    []Period             // the closed periods, in the store's order
+	closedSet map[Period]bool
+}
+
+// loadHistory reads the stored invoices and the closed periods.
+func (s *Service) loadHistory(ctx context.Context, p Period) (*history, error) {
+	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("reading the stored invoices: %w", err)
+	}
+	h := &history{issued: map[string]bool{}, prior: map[string][]Invoice{}, closedSet: map[Period]bool{}}
+	for _, inv := range invs {
+		h.issued[inv.ID] = true
+		q, err := ParsePeriod(inv.Period)
+		if err != nil {
+			return nil, fmt.Errorf("reading invoice %s: %w", inv.ID, err)
+		}
+		if q.Before(p) {
+			h.prior[inv.Tenant] = append(h.prior[inv.Tenant], inv)
+		}
+	}
+	closed, err := s.cfg.Store.ClosedPeriods(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the closed periods: %w", err)
+	}
+	for _, c := range closed {
+		q, err := ParsePeriod(c)
+		if err != nil {
+			return nil, fmt.Errorf("reading the closed periods: %w", err)
+		}
+		h.closed = append(h.closed, q)
+		h.closedSet[q] = true
+	}
+	return h, nil
+}
+
 func changesBefore(changes []rating.SubscriptionChange, end time.Time) []rating.SubscriptionChange {
 	var out []rating.SubscriptionChange
 	for _, c := range changes {

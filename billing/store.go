@@ -1,18 +1,19 @@
 package billing
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
-// rateAndStore rates every tenant and, when store is set, stores the
-// invoices not stored yet. It returns the tenants that could not be
-// rated, with the reason.
-func (s *Service) rateAndStore(ctx context.Context, p Period, store bool) ([]TenantFailure, error) {
-	rated, failures, err := s.rateAll(ctx, p)
-	if err != nil || !store {
-		return failures, err
-	}
+// storeNew stores the invoices among rated that are not stored yet, as
+// finalized. An invoice's id names its tenant, period and kind, so one
+// stored by an earlier close that stopped before recording the period is
+// found here and not stored twice.
+func (s *Service) storeNew(ctx context.Context, p Period, rated []Invoice) error {
 	existing, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("reading the invoices of %s: %w", p, err)
 	}
 	have := map[string]bool{}
 	for _, inv := range existing {
@@ -25,8 +26,28 @@ func (s *Service) rateAndStore(ctx context.Context, p Period, store bool) ([]Ten
 		}
 	}
 	if err := s.cfg.Store.SaveInvoices(ctx, fresh); err != nil {
-		return nil, err
+		return fmt.Errorf("storing %d invoices of %s: %w", len(fresh), p, err)
 	}
 	s.cfg.Metrics.Finalized.Add(float64(len(fresh)))
-	return failures, nil
+	return nil
+}
+
+// recordClose returns the stored invoices of p and, unless p was closed
+// before, records p as closed with their count. It runs after storeNew:
+// a period is recorded closed only once its invoices are stored.
+func (s *Service) recordClose(ctx context.Context, p Period, now time.Time, alreadyClosed bool, failed int) ([]Invoice, error) {
+	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
+	if err != nil {
+		return nil, fmt.Errorf("reading the invoices of %s: %w", p, err)
+	}
+	if alreadyClosed {
+		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
+		return invs, nil
+	}
+	if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs)); err != nil {
+		return invs, fmt.Errorf("recording %s closed: %w", p, err)
+	}
+	s.cfg.Metrics.Closes.WithLabelValues("closed").Inc()
+	s.log.Info().Str("period", p.String()).Int("invoices", len(invs)).Int("failed_tenants", failed).Msg("period closed")
+	return invs, nil
 }
