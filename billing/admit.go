@@ -2,7 +2,6 @@ package billing
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"slices"
 
@@ -47,23 +46,4 @@ func admitChanges(book *pricebook.Book, tenant string, events []StoredEvent) ([]
 		out = append(out, refusedChange{tenant: tenant, seq: events[r.Index].Seq, reason: code + ": " + r.Err.Error()})
 	}
 	return kept, out
-}
-
-// rejectRefusedChanges dead-letters the refused subscription changes of
-// every tenant. It runs at every close; the rejecter makes a second
-// rejection of the same stored event a no-op.
-func (s *Service) rejectRefusedChanges(ctx context.Context, in *inputs) error {
-	if s.cfg.Rejecter == nil {
-		return nil
-	}
-	for _, r := range in.refused {
-		if r.seq == 0 {
-			continue
-		}
-		s.log.Warn().Str("tenant", r.tenant).Uint64("seq", r.seq).Str("reason", r.reason).Msg("dead-lettering a subscription change left out of rating")
-		if err := s.cfg.Rejecter.RejectStored(ctx, []uint64{r.seq}, r.reason); err != nil {
-			return err
-		}
-	}
-	return nil
 }

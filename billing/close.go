@@ -1,5 +1,11 @@
 package billing
 
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
 // CloseResult is what a period close produced.
 type CloseResult struct {
 	Period   string    `json:"period"`
@@ -20,12 +26,51 @@ type TenantFailure struct {
 	Reason string `json:"reason"`
 }
 
-// UnbilledItem is usage no invoice covers, for example AI credits of a
-// tenant that has no subscription in that period.
-type UnbilledItem struct {
-	Tenant   string `json:"tenant"`
-	Period   string `json:"period"`
-	Meter    string `json:"meter"`
-	Quantity string `json:"quantity"`
-	Reason   string `json:"reason"`
+// ClosePeriod rates and finalizes every tenant's invoices of period p,
+// stores them, records the period as closed and sends the invoices. The
+// order makes every step safe to repeat: invoice ids are derived from
+// (tenant, period, kind), an invoice already stored is never rated again,
+// and invoices still waiting to be sent are sent by the next call. A
+// tenant that cannot be rated never blocks the others: the period is
+// closed without it and the failure is in the result (see failures.go).
+// A closed period answers with its invoices, rates again only to report
+// the tenants that still fail, and stores nothing new.
+//
+// The steps, each in the file named for it: load (load.go: activity,
+// stored invoices, closed periods), rate (rate.go, with adjust.go for the
+// closed months late events changed and prepaid.go for contract years),
+// store (store.go: the invoices not stored yet, then the close), send
+// (send.go). The unbilled report (unbilled.go) reads the same inputs.
+func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error) {
+	now := s.cfg.Now()
+	if now.Before(p.End()) {
+		return CloseResult{}, fmt.Errorf("closing %s before %s: %w", p, p.End().Format(time.RFC3339), ErrPeriodOpen)
+	}
+	res := CloseResult{Period: p.String(), Failures: []TenantFailure{}}
+	closedAt, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	if err != nil {
+		return res, fmt.Errorf("reading whether %s is closed: %w", p, err)
+	}
+	res.AlreadyClosed = !closedAt.IsZero()
+
+	rated, failures, err := s.rateAll(ctx, p)
+	if err == nil && !res.AlreadyClosed {
+		err = s.storeNew(ctx, p, rated)
+	}
+	if err != nil {
+		s.cfg.Metrics.Closes.WithLabelValues("failed").Inc()
+		return res, err
+	}
+	res.Failures = append(res.Failures, failures...)
+	s.reportFailures(p, failures)
+
+	invs, err := s.recordClose(ctx, p, now, res.AlreadyClosed, len(failures))
+	if err != nil {
+		return res, err
+	}
+	res.Invoices = invs
+	if err := s.sendAll(ctx, invs); err != nil {
+		return res, fmt.Errorf("sending invoices of %s (they stay finalized and are sent by the next close): %w", p, err)
+	}
+	return res, nil
 }

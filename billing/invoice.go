@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/money"
 )
 
@@ -105,4 +106,39 @@ func (inv Invoice) MarshalJSON() ([]byte, error) {
 		out.Lines[i] = line{Line: l, Amount: money.FormatCode(l.Amount, inv.Currency)}
 	}
 	return json.Marshal(out)
+}
+
+// fromRating turns a rated invoice into a stored one, status finalized.
+func fromRating(inv rating.Invoice, discriminator string, p Period) Invoice {
+	out := Invoice{
+		ID:     InvoiceID(inv.Tenant, p.String(), string(inv.Kind), discriminator),
+		Tenant: inv.Tenant, Period: inv.Period, Kind: string(inv.Kind), Currency: inv.Currency.Code,
+		PriceBookVersion: inv.PriceBookVersion, Subtotal: inv.Subtotal, Discount: inv.Discount, Total: inv.Total,
+		Status: StatusFinalized, IssuedAt: inv.IssuedAt.UTC(),
+	}
+	for _, l := range inv.Lines {
+		out.Lines = append(out.Lines, Line{Kind: string(l.Kind), Item: l.Item, Description: l.Description,
+			Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags,
+			Adjusts: string(l.Adjusts)})
+	}
+	return out
+}
+
+// toRating turns a stored invoice back into the rating engine's form.
+func toRating(inv Invoice) (rating.Invoice, error) {
+	cur, err := money.LookupCurrency(inv.Currency)
+	if err != nil {
+		return rating.Invoice{}, err
+	}
+	out := rating.Invoice{Tenant: inv.Tenant, Kind: rating.InvoiceKind(inv.Kind), Period: inv.Period, IssuedAt: inv.IssuedAt,
+		Currency: cur, PriceBookVersion: inv.PriceBookVersion, Subtotal: inv.Subtotal, Discount: inv.Discount, Total: inv.Total}
+	for _, l := range inv.Lines {
+		out.Lines = append(out.Lines, toRatingLine(l))
+	}
+	return out, nil
+}
+
+func toRatingLine(l Line) rating.Line {
+	return rating.Line{Kind: rating.LineKind(l.Kind), Item: l.Item, Description: l.Description, Quantity: l.Quantity,
+		UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags, Adjusts: rating.LineKind(l.Adjusts)}
 }

@@ -22,7 +22,7 @@ import (
 // (before Tally's time, closed on request only) issues its own when it is
 // closed.
 func prepaidInvoices(book *pricebook.Book, tenant string, changes []rating.SubscriptionChange, p Period,
-	issued, closed map[string]bool) ([]Invoice, error) {
+	issued map[string]bool, closed map[Period]bool) ([]Invoice, error) {
 	rated, err := rating.RatePrepaid(book, tenant, changes, time.Time{}, p.End())
 	if err != nil {
 		return nil, err
@@ -33,7 +33,7 @@ func prepaidInvoices(book *pricebook.Book, tenant string, changes []rating.Subsc
 		inv := fromRating(r, r.IssuedAt.UTC().Format(time.RFC3339Nano), q)
 		switch {
 		case q == p:
-		case q.Before(p) && closed[q.String()] && !issued[inv.ID]:
+		case q.Before(p) && closed[q] && !issued[inv.ID]:
 			inv.Period, inv.IssuedAt = p.String(), p.End()
 		default:
 			continue

@@ -144,9 +144,9 @@ func TestAdjustmentsUseTheBilledVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var closed []string // every month from October to p, p left out
+			var closed []Period // every month from October to p, p left out
 			for q, _ := ParsePeriod("2026-10"); q.Before(p); q = q.Next() {
-				closed = append(closed, q.String())
+				closed = append(closed, q)
 			}
 			lines, cur, err := s.adjustments("t", tt.in, p, tt.prior, closed)
 			if tt.wantErr != nil {

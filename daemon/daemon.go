@@ -475,8 +475,8 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, r
 		Book:     book, Books: d.books, Activity: d.store, Store: d.store, Now: d.cfg.Now,
 		Logger: d.log, Metrics: billing.NewMetrics(reg),
 	}
-	if d.stripe != nil {
-		cfg.Sender = d.stripe
+	if d.stripe != nil { // a nil sender in the interface would not be a dry run
+		cfg.Sender = stripesync.NewInvoiceSender(d.stripe)
 	}
 	return billing.New(cfg)
 }

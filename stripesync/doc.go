@@ -13,5 +13,9 @@
 // only here, through money.Currency.ToMinor, which never rounds: an amount
 // with more digits than its currency allows is refused before any request.
 //
+// [InvoiceSender] is billing's port ([billing.InvoiceSender]) on this
+// client: billing owns the interface, its request type and its refusal
+// class ([billing.ErrSendRefused]); this package implements them.
+//
 // See README.md for the order of calls and the retry policy.
 package stripesync
