@@ -1,0 +1,72 @@
+package payouts
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
+)
+
+// derived is the ledger as of an instant, with what it was built from.
+type derived struct {
+	ledger *marketplace.Ledger
+	seqOf  map[string]uint64 // event id → stream sequence
+}
+
+// derive builds the ledger from every marketplace event at or before end
+// and every payout recorded.
+func (s *Service) derive(ctx context.Context, end time.Time) (*derived, []Payout, error) {
+	stored, err := s.cfg.Events.MarketplaceEvents(ctx, end)
+	if err != nil {
+		return nil, nil, err
+	}
+	var in marketplace.Input
+	d := &derived{seqOf: make(map[string]uint64, len(stored))}
+	for _, se := range stored {
+		e, err := schemas.Decode(se.Payload)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decoding stored event %d: %w", se.Seq, err)
+		}
+		if err := in.AddEvent(e); err != nil {
+			return nil, nil, err
+		}
+		d.seqOf[e.Identity().MsgID()] = se.Seq
+	}
+	recorded, err := s.cfg.Store.Payouts(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range recorded {
+		mp, err := toEngine(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Payouts = append(in.Payouts, mp)
+	}
+	if d.ledger, err = marketplace.Derive(s.cfg.Book.Marketplace, in); err != nil {
+		return nil, nil, fmt.Errorf("deriving the ledger: %w", err)
+	}
+	return d, recorded, nil
+}
+
+// toEngine turns a recorded payout into the engine's input. Pending,
+// not-sent and paid payouts count as paid out; failed ones give the money
+// back at their failure time.
+func toEngine(p Payout) (marketplace.Payout, error) {
+	cur, err := money.LookupCurrency(p.Currency)
+	if err != nil {
+		return marketplace.Payout{}, err
+	}
+	out := marketplace.Payout{ID: p.ID, Provider: p.Provider, Currency: cur, At: p.AsOf, Amount: p.Amount.Round(cur.MinorUnits),
+		StripeAccount: p.Account, Status: marketplace.PayoutPaid}
+	switch p.Status {
+	case StatusPending:
+		out.Status = marketplace.PayoutPending
+	case StatusFailed:
+		out.Status, out.FailedAt, out.FailureReason = marketplace.PayoutFailed, p.FailedAt, p.StatusReason
+	}
+	return out, nil
+}
