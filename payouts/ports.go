@@ -4,12 +4,21 @@ import (
 	"context"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/tally-billing/tally/aggregators/marketplace"
-	"github.com/tally-billing/tally/stripesync"
+	"github.com/tally-billing/tally/money"
 )
 
-// EventSource loads stored marketplace events.
+// The ports: what the service needs from the world, implemented by chstore
+// (events, store), stripesync (transfers) and the daemon (dead letters).
+
+// EventSource loads stored marketplace events: every
+// marketplace.sale.completed, marketplace.refund.issued,
+// provider.kyc.verified and provider.kyc.revoked event.
 type EventSource interface {
+	// MarketplaceEvents returns every marketplace event with time at or
+	// before end. A payout run derives the whole ledger from them.
 	MarketplaceEvents(ctx context.Context, end time.Time) ([]StoredEvent, error)
 }
 
@@ -21,20 +30,41 @@ type StoredEvent struct {
 
 // Store keeps payouts, runs and the ledger.
 type Store interface {
+	// Payouts returns the latest state of every payout of provider (of
+	// every provider when empty), with statements.
 	Payouts(ctx context.Context, provider string) ([]Payout, error)
 	// SavePayouts stores new payouts with their statements.
 	SavePayouts(ctx context.Context, ps []Payout) error
 	// UpdatePayoutStatuses records new statuses of stored payouts.
 	UpdatePayoutStatuses(ctx context.Context, ps []Payout) error
+	// PayoutRun returns when the run as of asOf was recorded; zero if not.
 	PayoutRun(ctx context.Context, asOf time.Time) (time.Time, error)
+	// RecordPayoutRun records that the run as of asOf decided n payouts.
 	RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int) error
+	// LedgerEntries returns every stored ledger entry.
 	LedgerEntries(ctx context.Context) ([]marketplace.Entry, error)
+	// AppendLedger appends entries; entries with the same id fold.
 	AppendLedger(ctx context.Context, entries []marketplace.Entry) error
 }
 
-// TransferSender pushes a payout to Stripe Connect.
+// Transfer is what a [TransferSender] is asked to send: one payout to a
+// provider's connected account.
+type Transfer struct {
+	PayoutID    string // Tally payout id; the sender's idempotency key
+	Account     string // Stripe connected account, acct_...
+	Currency    money.Currency
+	Amount      decimal.Decimal // positive, at most the currency's minor digits
+	Description string
+}
+
+// TransferSender sends the transfer of a payout and returns its id at the
+// payment provider (tr_... on Stripe Connect). It must be idempotent per
+// PayoutID: the service calls it again for a payout whose outcome it did
+// not record, and expects the same transfer back, never a second one.
+// An error wrapping [ErrTransferRefused] means the transfer will never be
+// made; any other error means it may be tried again.
 type TransferSender interface {
-	PushTransfer(ctx context.Context, t stripesync.Transfer) (string, error)
+	PushTransfer(ctx context.Context, t Transfer) (string, error)
 }
 
 // EventRejecter dead-letters stored events with a reason.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tally-billing/tally/internal/sendbatch"
 	"github.com/tally-billing/tally/money"
-	"github.com/tally-billing/tally/stripesync"
 )
 
 // sendAll sends the pending payouts, several at a time, and records every
@@ -34,18 +33,18 @@ func (s *Service) recordStatuses(ctx context.Context, ps []*Payout) error {
 }
 
 // send makes the transfer of a pending payout and sets its outcome; sent
-// says whether there is an outcome to record. A refusal (4xx) marks it
-// failed, which gives the money back to the available balance; any other
+// says whether there is an outcome to record. A refusal
+// ([ErrTransferRefused]) marks it failed, which gives the money back to the available balance; any other
 // failure leaves it pending, with nothing to record.
 func (s *Service) send(ctx context.Context, p *Payout) (sent bool, err error) {
 	cur, err := money.LookupCurrency(p.Currency)
 	if err != nil {
 		return false, err
 	}
-	id, err := s.cfg.Sender.PushTransfer(ctx, stripesync.Transfer{PayoutID: p.ID, Account: p.Account, Currency: cur,
+	id, err := s.cfg.Sender.PushTransfer(ctx, Transfer{PayoutID: p.ID, Account: p.Account, Currency: cur,
 		Amount: p.Amount, Description: fmt.Sprintf("Tally payout %s as of %s", p.ID, p.AsOf.Format(time.RFC3339))})
 	switch {
-	case errors.Is(err, stripesync.ErrRejected) || errors.Is(err, stripesync.ErrInvalid) || errors.Is(err, stripesync.ErrConflict):
+	case errors.Is(err, ErrTransferRefused):
 		p.Status, p.StatusReason, p.FailedAt = StatusFailed, err.Error(), s.cfg.Now().UTC()
 		s.cfg.Metrics.Failed.Inc()
 		s.log.Error().Err(err).Str("payout", p.ID).Str("provider", p.Provider).Msg("stripe refused the transfer; money available again")

@@ -1,7 +1,7 @@
 package payouts
 
 import (
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,7 +55,7 @@ type Service struct {
 // New returns a Service or an error for a missing dependency.
 func New(cfg Config) (*Service, error) {
 	if cfg.Book == nil || cfg.Events == nil || cfg.Store == nil {
-		return nil, errors.New("payouts: price book, event source and store are required")
+		return nil, fmt.Errorf("payouts: price book, event source and store are required: %w", ErrMissingDependency)
 	}
 	if cfg.UnknownOrderGrace <= 0 {
 		cfg.UnknownOrderGrace = time.Hour

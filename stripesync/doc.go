@@ -13,5 +13,8 @@
 // only here, through money.Currency.ToMinor, which never rounds: an amount
 // with more digits than its currency allows is refused before any request.
 //
+// [TransferSender] implements the payouts package's port on a Client; the
+// domain never imports this package.
+//
 // See README.md for the order of calls and the retry policy.
 package stripesync
