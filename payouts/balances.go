@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// Balances returns a provider's balances as of asOf.
+// Balances returns a provider's balances as of asOf. It reads only what
+// can change them (see [Service.deriveProvider]), not the whole
+// marketplace, and answers what a run at asOf would see.
 func (s *Service) Balances(ctx context.Context, provider string, asOf time.Time) (Balances, error) {
-	d, _, err := s.derive(ctx, asOf)
+	d, err := s.deriveProvider(ctx, provider, asOf)
 	if err != nil {
 		return Balances{}, err
 	}

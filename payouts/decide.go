@@ -13,7 +13,7 @@ import (
 // long each stage took, since a run reads every marketplace event.
 func (s *Service) decide(ctx context.Context, asOf time.Time) error {
 	start := time.Now()
-	d, _, err := s.derive(ctx, asOf)
+	d, err := s.derive(ctx, asOf)
 	if err != nil {
 		return err
 	}

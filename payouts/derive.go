@@ -16,40 +16,63 @@ type derived struct {
 	seqOf  map[string]uint64 // event id → stream sequence
 }
 
-// derive builds the ledger from every marketplace event at or before end
-// and every payout recorded.
-func (s *Service) derive(ctx context.Context, end time.Time) (*derived, []Payout, error) {
+// derive builds the ledger of the whole marketplace from every marketplace
+// event at or before end and every payout recorded: what a run decides on.
+func (s *Service) derive(ctx context.Context, end time.Time) (*derived, error) {
 	stored, err := s.cfg.Events.MarketplaceEvents(ctx, end)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("loading marketplace events: %w", err)
 	}
+	recorded, err := s.cfg.Store.Payouts(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("loading payouts: %w", err)
+	}
+	return s.build(stored, recorded)
+}
+
+// deriveProvider builds a ledger in which provider's entries as of end are
+// those of [Service.derive]'s, from provider's events, the sales of other
+// providers that claim one of its order ids first (see
+// [EventSource.ProviderEvents]) and provider's payouts. The entries of
+// other providers in it are partial: read only provider's.
+func (s *Service) deriveProvider(ctx context.Context, provider string, end time.Time) (*derived, error) {
+	stored, err := s.cfg.Events.ProviderEvents(ctx, provider, end)
+	if err != nil {
+		return nil, fmt.Errorf("loading the marketplace events of %q: %w", provider, err)
+	}
+	recorded, err := s.cfg.Store.Payouts(ctx, provider)
+	if err != nil {
+		return nil, fmt.Errorf("loading the payouts of %q: %w", provider, err)
+	}
+	return s.build(stored, recorded)
+}
+
+// build derives the ledger of stored events and recorded payouts.
+func (s *Service) build(stored []StoredEvent, recorded []Payout) (*derived, error) {
 	var in marketplace.Input
 	d := &derived{seqOf: make(map[string]uint64, len(stored))}
 	for _, se := range stored {
 		e, err := schemas.Decode(se.Payload)
 		if err != nil {
-			return nil, nil, fmt.Errorf("decoding stored event %d: %w", se.Seq, err)
+			return nil, fmt.Errorf("decoding stored event %d: %w", se.Seq, err)
 		}
 		if err := in.AddEvent(e); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		d.seqOf[e.Identity().MsgID()] = se.Seq
-	}
-	recorded, err := s.cfg.Store.Payouts(ctx, "")
-	if err != nil {
-		return nil, nil, err
 	}
 	for _, p := range recorded {
 		mp, err := toEngine(p)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		in.Payouts = append(in.Payouts, mp)
 	}
+	var err error
 	if d.ledger, err = marketplace.Derive(s.cfg.Book.Marketplace, in); err != nil {
-		return nil, nil, fmt.Errorf("deriving the ledger: %w", err)
+		return nil, fmt.Errorf("deriving the ledger: %w", err)
 	}
-	return d, recorded, nil
+	return d, nil
 }
 
 // toEngine turns a recorded payout into the engine's input. Pending,

@@ -20,6 +20,14 @@ type EventSource interface {
 	// MarketplaceEvents returns every marketplace event with time at or
 	// before end. A payout run derives the whole ledger from them.
 	MarketplaceEvents(ctx context.Context, end time.Time) ([]StoredEvent, error)
+	// ProviderEvents returns, with time at or before end, every
+	// marketplace event whose subject is provider, and every sale of
+	// another provider with the order id of one of provider's sales or
+	// refunds. Those sales matter: the earliest sale of an order id claims
+	// it, so they decide whether provider's own sales and refunds are
+	// accepted. Nothing else changes provider's balances. The order of the
+	// events does not matter.
+	ProviderEvents(ctx context.Context, provider string, end time.Time) ([]StoredEvent, error)
 }
 
 // StoredEvent is a stored event: its stream sequence and raw payload.
