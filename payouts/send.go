@@ -15,6 +15,9 @@ import (
 // record leaves the payout pending; the next run sends it again with the
 // same idempotency key, which Stripe answers with the same transfer.
 func (s *Service) sendAll(ctx context.Context, pending []*Payout) error {
+	if len(pending) == 0 {
+		return nil
+	}
 	if s.cfg.Sender == nil {
 		for _, p := range pending {
 			p.Status = StatusNotSent
