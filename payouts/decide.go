@@ -18,7 +18,7 @@ func (s *Service) decide(ctx context.Context, asOf time.Time) error {
 		return err
 	}
 	derived := time.Now()
-	if err := s.rejectRefunds(ctx, d, asOf); err != nil {
+	if err := s.reject(ctx, d, asOf); err != nil {
 		return err
 	}
 	run, err := d.ledger.RunPayouts(asOf)

@@ -8,10 +8,11 @@ import (
 	"github.com/tally-billing/tally/aggregators/marketplace"
 )
 
-// rejectRefunds dead-letters the refunds the engine rejected. A refund for
-// an order with no sale may be waiting for a sale still in flight: it is
-// dead-lettered only once UnknownOrderGrace has passed since its time.
-func (s *Service) rejectRefunds(ctx context.Context, d *derived, asOf time.Time) error {
+// reject dead-letters the sales and refunds the engine rejected, each with
+// its reason. A refund for an order with no sale may be waiting for a sale
+// still in flight: it is dead-lettered only once UnknownOrderGrace has
+// passed since its time.
+func (s *Service) reject(ctx context.Context, d *derived, asOf time.Time) error {
 	if s.cfg.Rejecter == nil {
 		return nil
 	}

@@ -19,11 +19,12 @@ func (s *Service) Payouts(ctx context.Context, provider string) ([]Payout, error
 
 // RunPayouts pays, as of asOf, every KYC-verified provider whose available
 // balance reaches the minimum. In order: derive the ledger from the events
-// and the payouts recorded; dead-letter refunds that can never apply;
+// and the payouts recorded; dead-letter the events that can never apply;
 // append new ledger entries; save the run's payouts as pending; record the
-// run; send each pending payout. Re-running the same asOf pays nothing
-// more: the run is recorded, and the engine counts the payouts already
-// made; a payout left pending by a crash is sent by the next call.
+// run (decide.go); then send each pending payout of the run (send.go).
+// Re-running the same asOf pays nothing more: the run is recorded, and the
+// engine counts the payouts already made; a payout left pending by a crash
+// is sent by the next call.
 func (s *Service) RunPayouts(ctx context.Context, asOf time.Time) (RunResult, error) {
 	asOf = asOf.UTC()
 	res := RunResult{AsOf: asOf}
@@ -31,31 +32,44 @@ func (s *Service) RunPayouts(ctx context.Context, asOf time.Time) (RunResult, er
 	if err != nil {
 		return res, err
 	}
-	if ranAt.IsZero() {
+	res.AlreadyRun = !ranAt.IsZero()
+	if !res.AlreadyRun {
 		if err := s.decide(ctx, asOf); err != nil {
 			return res, err
 		}
-	} else {
-		res.AlreadyRun = true
 	}
-	all, err := s.cfg.Store.Payouts(ctx, "")
-	if err != nil {
+	if res.Payouts, err = s.payoutsOfRun(ctx, asOf); err != nil {
 		return res, err
 	}
-	res.Payouts = []Payout{}
-	var pending []*Payout
-	for i := range all {
-		if all[i].AsOf.Equal(asOf) {
-			res.Payouts = append(res.Payouts, all[i])
-		}
-	}
-	for i := range res.Payouts {
-		if res.Payouts[i].Status == StatusPending {
-			pending = append(pending, &res.Payouts[i])
-		}
-	}
-	if err := s.sendAll(ctx, pending); err != nil {
+	if err := s.sendAll(ctx, pendingIn(res.Payouts)); err != nil {
 		return res, fmt.Errorf("sending payouts (they stay pending and are sent by the next run call): %w", err)
 	}
 	return res, nil
+}
+
+// payoutsOfRun returns the stored payouts of the run as of asOf, never nil.
+func (s *Service) payoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error) {
+	all, err := s.cfg.Store.Payouts(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := []Payout{}
+	for _, p := range all {
+		if p.AsOf.Equal(asOf) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// pendingIn points at the pending payouts of ps, for send to set their
+// outcome in place.
+func pendingIn(ps []Payout) []*Payout {
+	var out []*Payout
+	for i := range ps {
+		if ps[i].Status == StatusPending {
+			out = append(out, &ps[i])
+		}
+	}
+	return out
 }
