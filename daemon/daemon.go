@@ -267,7 +267,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
-		marketCfg.Sender = d.stripe
+		marketCfg.Sender = stripesync.NewTransferSender(d.stripe)
 	}
 	market, err := payouts.New(marketCfg)
 	if err != nil {
