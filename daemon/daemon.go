@@ -84,7 +84,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	d := &Daemon{cfg: cfg, log: cfg.Logger, holder: replicaName()}
 	defer func() {
 		if err != nil {
-			d.teardown(context.Background())
+			// The start error is what the caller needs; a failure to stop
+			// what had started is logged.
+			if terr := d.teardown(context.Background()); terr != nil {
+				d.log.Warn().Err(terr).Msg("stopping what had started after a failed start")
+			}
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
