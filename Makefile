@@ -22,6 +22,19 @@ CHAOS_KILLS  ?= 10
 CHROMIUM     ?= $(shell command -v chromium || echo /usr/bin/chromium)
 CURL         ?= curl
 JQ           ?= jq
+# golangci-lint (.golangci.yml), pinned in tools/golangci-lint.mod and not
+# in go.mod, so that its own dependencies never move the product's. `go
+# tool` builds it from the module proxy the first time (minutes on two
+# cores), from the build cache after that.
+LINT         := go tool -modfile=tools/golangci-lint.mod golangci-lint
+# The fast suite (make test-unit) is every package but these, whose tests
+# start ClickHouse, `tally run` processes or Chromium: chaos/, e2e/ and
+# walkthrough/ (real daemons), chlocal/ (the managed ClickHouse),
+# chstore/clustertest/ (a ClickHouse cluster), deploy/ (ClickHouse with the
+# deploy DDL, Grafana's queries). An in-process NATS, httptest servers and
+# stripe-mock (stripesync/) are fine.
+SLOW_PKGS    := chaos|chlocal|chstore/clustertest|deploy|e2e|walkthrough
+UNIT_TEST_FLAGS ?= -race -count=1 -timeout 10m
 
 .PHONY: all build chdb chartjs test-deps run-deps run test test-unit lint fuzz bench chaos vet fmt clean
 
@@ -94,8 +107,16 @@ run: run-deps chdb build
 test: test-deps chdb chartjs
 	go mod download
 	go vet ./...
+	$(LINT) run ./...
 	go test $(GO_TEST_FLAGS) ./...
 	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=200000x ./schemas/
+
+# The fast suite: no ClickHouse, no child tally, no browser (see SLOW_PKGS).
+test-unit:
+	go test $(UNIT_TEST_FLAGS) $$(go list ./... | grep -vE "^$$(go list -m)/($(SLOW_PKGS))(/|\$$)")
+
+lint:
+	$(LINT) run ./...
 
 # Every fuzz target of the repo (found with go test -list), FUZZ_TIME each.
 # FUZZ_MINIMIZE caps the minimizing of each new input (in runs), which

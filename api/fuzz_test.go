@@ -235,13 +235,13 @@ func FuzzQueryParams(f *testing.F) {
 			wantTo, okTo = queryTime(to)
 		}
 		valid := okFrom && okTo && wantFrom.Before(wantTo) && wantTo.Sub(wantFrom) <= 5*366*24*time.Hour
-		switch {
-		case w.Code == http.StatusOK:
+		switch w.Code {
+		case http.StatusOK:
 			if !valid || rec.calls != 1 || !rec.from.Equal(wantFrom) || !rec.to.Equal(wantTo) ||
 				rec.from.Location() != time.UTC || rec.to.Location() != time.UTC {
 				t.Fatalf("usage from=%q to=%q: 200 with range [%v, %v)", from, to, rec.from, rec.to)
 			}
-		case w.Code == http.StatusBadRequest:
+		case http.StatusBadRequest:
 			if valid || rec.calls != 0 {
 				t.Fatalf("usage from=%q to=%q: a valid range was refused: %s", from, to, w.Body)
 			}
@@ -283,12 +283,12 @@ func FuzzQueryParams(f *testing.F) {
 
 		*rec = recorder{}
 		w = serve(t, h, http.MethodPost, "/v1/periods/"+url.PathEscape(period)+"/close", financeKey)
-		switch {
-		case w.Code == http.StatusOK:
+		switch w.Code {
+		case http.StatusOK:
 			if !validPeriod(period) || rec.period != period {
 				t.Fatalf("close %q: closed %q", period, rec.period)
 			}
-		case w.Code == http.StatusBadRequest || w.Code == http.StatusNotFound || w.Code == http.StatusMethodNotAllowed:
+		case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed:
 			if validPeriod(period) || rec.calls != 0 {
 				t.Fatalf("close %q: a valid period was refused with %d", period, w.Code)
 			}

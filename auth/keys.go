@@ -185,7 +185,7 @@ func WriteDevFile(path string) (File, error) {
 		return File{}, fmt.Errorf("creating keys file: %w", err)
 	}
 	if _, err := fh.Write(append(data, '\n')); err != nil {
-		fh.Close()
+		_ = fh.Close() // the write error is the one to report
 		return File{}, fmt.Errorf("writing keys file: %w", err)
 	}
 	if err := fh.Close(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
 )
 
 // Invoice statuses.
@@ -65,6 +66,22 @@ type Line struct {
 	Flags       []string        `json:"flags,omitempty"`
 	// Adjusts is, for an adjustment line, the kind of line it corrects.
 	Adjusts string `json:"adjusts,omitempty"`
+	// What the line bills, as values (rating.Facts; an adjustment has the
+	// adjusted line's): finance reads these, never the description.
+	Plan     string `json:"plan,omitempty"`
+	Term     string `json:"term,omitempty"`
+	SeatType string `json:"seat_type,omitempty"`
+	Meter    string `json:"meter,omitempty"`
+	// Used: a seats line's peak, an ai_overage line's credits consumed.
+	Used decimal.Decimal `json:"used,omitzero"`
+	// Included: the plan's included seats, or AI credit allowance.
+	Included decimal.Decimal `json:"included,omitzero"`
+	// Committed: the committed seats of a prepaid term.
+	Committed decimal.Decimal `json:"committed,omitzero"`
+	// FromPacks: the AI credits an ai_overage line's month drew from packs.
+	FromPacks decimal.Decimal `json:"from_packs,omitzero"`
+	// PackCredits: the credits of the pack an ai_pack line bills.
+	PackCredits decimal.Decimal `json:"pack_credits,omitzero"`
 }
 
 // InvoiceID is the deterministic id of a tenant's invoice of one kind for
@@ -117,11 +134,17 @@ func fromRating(inv rating.Invoice, discriminator string, p Period) Invoice {
 		Status: StatusFinalized, IssuedAt: inv.IssuedAt.UTC(),
 	}
 	for _, l := range inv.Lines {
-		out.Lines = append(out.Lines, Line{Kind: string(l.Kind), Item: l.Item, Description: l.Description,
-			Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags,
-			Adjusts: string(l.Adjusts)})
+		out.Lines = append(out.Lines, fromRatingLine(l))
 	}
 	return out
+}
+
+func fromRatingLine(l rating.Line) Line {
+	f := l.Facts
+	return Line{Kind: string(l.Kind), Item: l.Item, Description: l.Description,
+		Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags,
+		Adjusts: string(l.Adjusts), Plan: f.Plan, Term: string(f.Term), SeatType: string(f.SeatType), Meter: string(f.Meter),
+		Used: f.Used, Included: f.Included, Committed: f.Committed, FromPacks: f.FromPacks, PackCredits: f.PackCredits}
 }
 
 // toRating turns a stored invoice back into the rating engine's form.
@@ -140,5 +163,8 @@ func toRating(inv Invoice) (rating.Invoice, error) {
 
 func toRatingLine(l Line) rating.Line {
 	return rating.Line{Kind: rating.LineKind(l.Kind), Item: l.Item, Description: l.Description, Quantity: l.Quantity,
-		UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags, Adjusts: rating.LineKind(l.Adjusts)}
+		UnitPrice: l.UnitPrice, Amount: l.Amount, Period: l.Period, Flags: l.Flags, Adjusts: rating.LineKind(l.Adjusts),
+		Facts: rating.Facts{Plan: l.Plan, Term: schemas.Term(l.Term), SeatType: schemas.SeatType(l.SeatType),
+			Meter: rating.Meter(l.Meter), Used: l.Used, Included: l.Included, Committed: l.Committed,
+			FromPacks: l.FromPacks, PackCredits: l.PackCredits}}
 }

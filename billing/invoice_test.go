@@ -35,3 +35,33 @@ func TestInvoiceJSONShowsMinorUnits(t *testing.T) {
 		t.Errorf("JPY: %s", b)
 	}
 }
+
+// A line's facts go to JSON next to the existing fields (zero ones left
+// out) and survive the trip to the rating engine and back.
+func TestLineFactsInJSONAndBackToRating(t *testing.T) {
+	d := decimal.RequireFromString
+	// SPEC §3 Team example's overage line: 6,250.5 consumed, 5,000
+	// included, 1,250.5 × 0.018 = 22.509 → 22.51.
+	over := Line{Kind: "ai_overage", Item: "ai_overage", Quantity: d("1250.5"), UnitPrice: d("0.018"), Amount: d("22.51"),
+		Period: "2026-11", Plan: "team", Term: "monthly", Meter: "ai_credits", Used: d("6250.5"), Included: d("5000")}
+	b, err := json.Marshal(Invoice{Currency: "USD", Lines: []Line{over, {Kind: "base", Amount: d("199")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"plan":"team"`, `"term":"monthly"`, `"meter":"ai_credits"`, `"used":"6250.5"`,
+		`"included":"5000"`, `"amount":"22.51"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s: %s", want, b)
+		}
+	}
+	for _, absent := range []string{`"from_packs"`, `"pack_credits"`, `"committed"`, `"seat_type"`} {
+		if strings.Contains(string(b), absent) {
+			t.Errorf("JSON has zero field %s: %s", absent, b)
+		}
+	}
+	back := fromRatingLine(toRatingLine(over))
+	if back.Plan != "team" || back.Term != "monthly" || back.Meter != "ai_credits" || !back.Used.Equal(d("6250.5")) ||
+		!back.Included.Equal(d("5000")) || !back.FromPacks.IsZero() {
+		t.Errorf("round trip through rating: %+v", back)
+	}
+}

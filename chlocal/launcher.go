@@ -159,7 +159,7 @@ func RunLauncher(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer master.Close()
+	defer func() { _ = master.Close() }()
 
 	// From here on a signal or a lost parent leads to Ctrl-D, repeated, so
 	// one arriving before clickhouse-local reads its terminal still counts.
@@ -215,13 +215,13 @@ func attachTerminal() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening pseudo-terminal: %w", err)
 	}
-	defer slave.Close()
+	defer func() { _ = slave.Close() }() // stdin holds its own copy
 	if err := pty.Setsize(master, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
-		master.Close()
+		_ = master.Close()
 		return nil, fmt.Errorf("sizing pseudo-terminal: %w", err)
 	}
 	if err := unix.Dup2(int(slave.Fd()), 0); err != nil {
-		master.Close()
+		_ = master.Close()
 		return nil, fmt.Errorf("attaching pseudo-terminal to stdin: %w", err)
 	}
 	return master, nil

@@ -69,10 +69,11 @@ func TestClickhouseArgsShape(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	s := &Server{cfg: Config{RestartBackoff: 100 * time.Millisecond, MaxRestartBackoff: time.Second}}
-	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	ms := time.Millisecond
+	want := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 1000 * ms, 1000 * ms}
 	for failures, w := range want {
-		if got := s.backoff(failures); got != w*time.Millisecond {
-			t.Errorf("backoff(%d) = %s, want %s", failures, got, w*time.Millisecond)
+		if got := s.backoff(failures); got != w {
+			t.Errorf("backoff(%d) = %s, want %s", failures, got, w)
 		}
 	}
 	if got := s.backoff(1000); got != time.Second {

@@ -230,7 +230,7 @@ func (s *Server) spawn() (*child, error) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		err := cmd.Start()
-		logFile.Close() // the child has its own descriptor
+		_ = logFile.Close() // the child has its own descriptor
 		if err != nil {
 			started <- err
 			return
@@ -391,7 +391,7 @@ func pickPorts() (tcpPort, httpPort int, err error) {
 			return 0, 0, fmt.Errorf("picking a free port: %w", err)
 		}
 		// Held open until both are picked, so they differ.
-		defer ln.Close()
+		defer func() { _ = ln.Close() }()
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
 	return ports[0], ports[1], nil

@@ -542,7 +542,7 @@ func TestStopKillsChildThatIgnoresDeadline(t *testing.T) {
 	t.Cleanup(func() { // in case the test fails before its own Stop
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		srv.Stop(ctx) //nolint:errcheck // the result is checked below
+		_ = srv.Stop(ctx) // the result is checked below
 	})
 	pid := srv.PID()
 	// Freeze the child so it cannot react to SIGTERM.
@@ -578,7 +578,7 @@ func TestChildExitsWhenParentDies(t *testing.T) {
 	if err := parent.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer parent.Wait() //nolint:errcheck // killed below
+	defer func() { _ = parent.Wait() }() // killed below
 
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {

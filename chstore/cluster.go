@@ -22,6 +22,9 @@ import (
 //	                             where T is the statement's first {table:T}
 //	{deduplication_window:N}     non_replicated_deduplication_window = N  |
 //	                             replicated_deduplication_window = N
+//	{tables:T}                   in an ALTER TABLE that changes columns:
+//	                             T  |  the statement twice, for T_local and
+//	                             for the Distributed T (both ON CLUSTER)
 //	{distributed:T}              a statement of its own: nothing  |
 //	{distributed:T SHARD BY E}   CREATE TABLE IF NOT EXISTS T ON CLUSTER 'NAME' AS T_local
 //	                             ENGINE = Distributed('NAME', currentDatabase(), 'T_local'[, E])
@@ -56,9 +59,10 @@ import (
 // only fails at rendering, for both forms, in the unit tests.
 //
 // A later migration that changes the columns of T alters both tables on a
-// cluster: ALTER TABLE {table:T}{on_cluster} ... for the storage table, and
-// the Distributed table T as well (no placeholder for that yet: add one
-// with the first such migration).
+// cluster: ALTER TABLE {tables:T}{on_cluster} ADD COLUMN ... renders to one
+// ALTER of T_local and one of the Distributed T, which must show the same
+// columns. A mutation (ALTER TABLE ... UPDATE) names {table:T}: it changes
+// rows, which only the storage table has.
 
 // KeeperPathPrefix is where the Replicated tables keep their metadata in
 // Keeper: <prefix>/{shard}/{database}/<table>_local.
@@ -77,6 +81,8 @@ var (
 	ddlRE         = regexp.MustCompile(`(?is)^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b`)
 	distributedRE = regexp.MustCompile(`(?is)^([A-Za-z_][A-Za-z0-9_]*)(?:\s+SHARD\s+BY\s+(.+))?$`)
 	numberRE      = regexp.MustCompile(`^[0-9]+$`)
+	tablesRE      = regexp.MustCompile(`\{tables:([^{}]*)\}`)
+	alterRE       = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\b`)
 )
 
 // ValidateClusterName accepts a ClickHouse cluster name as it appears in
@@ -109,6 +115,27 @@ func RenderStatement(stmt, cluster string) ([]string, error) {
 			arg = trimmed[m[4]:m[5]]
 		}
 		return renderDistributed(arg, cluster)
+	}
+
+	if m := tablesRE.FindStringSubmatch(stmt); m != nil {
+		if !alterRE.MatchString(stmt) {
+			return nil, fmt.Errorf("statement %.60q: {tables:%s} is for ALTER TABLE only", firstLine(stmt), m[1])
+		}
+		if !identRE.MatchString(m[1]) {
+			return nil, fmt.Errorf("{tables:%s}: want a table name", m[1])
+		}
+		if len(tablesRE.FindAllString(stmt, -1)) > 1 {
+			return nil, fmt.Errorf("statement %.60q: {tables:...} may appear once", firstLine(stmt))
+		}
+		local, err := RenderStatement(strings.Replace(stmt, m[0], "{table:"+m[1]+"}", 1), cluster)
+		if err != nil || cluster == "" {
+			return local, err
+		}
+		dist, err := RenderStatement(strings.Replace(stmt, m[0], m[1], 1), cluster)
+		if err != nil {
+			return nil, err
+		}
+		return append(local, dist...), nil
 	}
 
 	subject := ""

@@ -10,7 +10,8 @@ import (
 // The checks below parse the rendered SQL with their own expressions; they
 // do not reuse the renderer's.
 var (
-	tCreateRE      = regexp.MustCompile(`(?is)^CREATE\s+(TABLE|VIEW|MATERIALIZED\s+VIEW)\s+IF\s+NOT\s+EXISTS\s+(\w+)(.*)$`)
+	tCreateRE      = regexp.MustCompile(`(?is)^CREATE\s+(?:(OR\s+REPLACE)\s+)?(TABLE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)(.*)$`)
+	tAlterRE       = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)(?:\s+ON CLUSTER '([^']+)')?\s*\n\s*(ADD COLUMN|UPDATE)\b`)
 	tOnClusterRE   = regexp.MustCompile(`^\s+ON CLUSTER '([^']+)'`)
 	tEngineRE      = regexp.MustCompile(`(?m)^ENGINE = (\w+)(?:\((.*)\))?$`)
 	tReplicatedRE  = regexp.MustCompile(`^'([^']+)', '([^']+)'(?:, (.+))?$`)
@@ -22,6 +23,31 @@ var (
 
 type createStmt struct {
 	kind, name, onCluster, engine, engineArgs, text string
+	replace                                         bool // CREATE OR REPLACE (views of a later migration)
+}
+
+// alterStmt is an ALTER TABLE of a later migration: columns added, or a
+// mutation of rows.
+type alterStmt struct {
+	table, onCluster, what string
+}
+
+// parseAlters returns the ALTER TABLE statements, and the others.
+func parseAlters(t *testing.T, stmts []string) (alters []alterStmt, rest []string) {
+	t.Helper()
+	for _, s := range stmts {
+		if !strings.HasPrefix(s, "ALTER") {
+			rest = append(rest, s)
+			continue
+		}
+		m := tAlterRE.FindStringSubmatch(s)
+		if m == nil {
+			t.Errorf("an ALTER that adds columns or updates rows, one line each: %.80q", s)
+			continue
+		}
+		alters = append(alters, alterStmt{table: m[1], onCluster: m[2], what: m[3]})
+	}
+	return alters, rest
 }
 
 func parseCreates(t *testing.T, stmts []string) []createStmt {
@@ -29,12 +55,15 @@ func parseCreates(t *testing.T, stmts []string) []createStmt {
 	var out []createStmt
 	for _, s := range stmts {
 		m := tCreateRE.FindStringSubmatch(s)
-		if m == nil {
-			t.Errorf("not a CREATE ... IF NOT EXISTS: %.80q", s)
+		if m == nil || (m[1] == "") != strings.Contains(s[:min(len(s), 60)], "IF NOT EXISTS") {
+			t.Errorf("not a CREATE ... IF NOT EXISTS or CREATE OR REPLACE: %.80q", s)
 			continue
 		}
-		c := createStmt{kind: strings.ToUpper(strings.Join(strings.Fields(m[1]), " ")), name: m[2], text: s}
-		if oc := tOnClusterRE.FindStringSubmatch(m[3]); oc != nil {
+		c := createStmt{kind: strings.ToUpper(strings.Join(strings.Fields(m[2]), " ")), name: m[3], text: s, replace: m[1] != ""}
+		if c.replace && c.kind != "VIEW" {
+			t.Errorf("only a view may be replaced: %.80q", s)
+		}
+		if oc := tOnClusterRE.FindStringSubmatch(m[4]); oc != nil {
 			c.onCluster = oc[1]
 		}
 		if e := tEngineRE.FindStringSubmatch(s); e != nil {
@@ -64,7 +93,7 @@ func allStatements(t *testing.T, cluster string) []string {
 
 func TestSingleServerRenderingHasNoClusterTraces(t *testing.T) {
 	for _, s := range allStatements(t, "") {
-		for _, bad := range []string{"{on_cluster}", "{table:", "{engine:", "{deduplication_window:", "{distributed:",
+		for _, bad := range []string{"{on_cluster}", "{table:", "{tables:", "{engine:", "{deduplication_window:", "{distributed:",
 			"ON CLUSTER", "Replicated", "Distributed", "_local"} {
 			if strings.Contains(s, bad) {
 				t.Errorf("single-server statement contains %q: %.80q", bad, s)
@@ -84,13 +113,23 @@ func TestSingleServerRenderingHasNoClusterTraces(t *testing.T) {
 
 func TestClusterRendering(t *testing.T) {
 	const cluster = "tally"
-	single := parseCreates(t, allStatements(t, ""))
-	clustered := parseCreates(t, allStatements(t, cluster))
+	singleAlters, singleRest := parseAlters(t, allStatements(t, ""))
+	clusteredAlters, clusteredRest := parseAlters(t, allStatements(t, cluster))
+	single := parseCreates(t, singleRest)
+	clustered := parseCreates(t, clusteredRest)
+	checkAlters(t, cluster, singleAlters, clusteredAlters)
+	// A replaced view is checked in its latest form.
+	single = slices.DeleteFunc(single, func(c createStmt) bool {
+		return slices.ContainsFunc(single, func(r createStmt) bool { return r.replace && r.name == c.name && !c.replace })
+	})
 	byName := map[string]createStmt{}
 	pos := map[string]int{}
 	for i, c := range clustered {
-		if _, dup := byName[c.name]; dup {
+		if _, dup := byName[c.name]; dup && !c.replace {
 			t.Errorf("%s created twice", c.name)
+		}
+		if _, seen := byName[c.name]; c.replace && !seen {
+			t.Errorf("%s replaced before it was created", c.name)
 		}
 		byName[c.name], pos[c.name] = c, i
 		if c.onCluster != cluster {
@@ -198,8 +237,31 @@ func TestClusterRendering(t *testing.T) {
 	}
 	// Nothing else: every clustered object is a single-server one or its
 	// _local twin.
-	if len(clustered) != len(single)+tables {
-		t.Errorf("%d statements on the cluster, want %d (single) + %d (_local)", len(clustered), len(single), tables)
+	if n := len(clustered) - len(singleRest) + len(single); n != len(single)+tables {
+		t.Errorf("%d statements on the cluster, want %d (single) + %d (_local)", n, len(single), tables)
+	}
+}
+
+// checkAlters: on one server an ALTER names the table; on a cluster a
+// column change alters the storage table and then the Distributed one
+// (both ON CLUSTER), and a mutation only the storage table.
+func checkAlters(t *testing.T, cluster string, single, clustered []alterStmt) {
+	t.Helper()
+	var want []alterStmt
+	for _, a := range single {
+		if a.onCluster != "" || strings.HasSuffix(a.table, "_local") {
+			t.Errorf("single-server ALTER of %s ON CLUSTER %q", a.table, a.onCluster)
+		}
+		want = append(want, alterStmt{a.table + "_local", cluster, a.what})
+		if a.what == "ADD COLUMN" {
+			want = append(want, alterStmt{a.table, cluster, a.what})
+		}
+	}
+	if len(single) == 0 {
+		t.Error("no ALTER found; the parser missed 0006")
+	}
+	if !slices.Equal(clustered, want) {
+		t.Errorf("ALTERs on the cluster:\n got  %v\n want %v", clustered, want)
 	}
 }
 
@@ -253,6 +315,16 @@ func TestRenderStatementRules(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0] != "CREATE TABLE IF NOT EXISTS t ON CLUSTER 'c1' AS t_local\nENGINE = Distributed('c1', currentDatabase(), 't_local', rand())" {
 		t.Errorf("{distributed} on a cluster: %q, %v", got, err)
 	}
+	// A column change alters the storage table and the Distributed one.
+	alter := "ALTER TABLE {tables:t}{on_cluster}\n    ADD COLUMN IF NOT EXISTS b UInt8 DEFAULT 0"
+	if got, err := RenderStatement(alter, ""); err != nil || len(got) != 1 || got[0] != "ALTER TABLE t\n    ADD COLUMN IF NOT EXISTS b UInt8 DEFAULT 0" {
+		t.Errorf("{tables} on one server: %q, %v", got, err)
+	}
+	if got, err := RenderStatement(alter, "c"); err != nil || len(got) != 2 ||
+		got[0] != "ALTER TABLE t_local ON CLUSTER 'c'\n    ADD COLUMN IF NOT EXISTS b UInt8 DEFAULT 0" ||
+		got[1] != "ALTER TABLE t ON CLUSTER 'c'\n    ADD COLUMN IF NOT EXISTS b UInt8 DEFAULT 0" {
+		t.Errorf("{tables} on a cluster: %q, %v", got, err)
+	}
 	// A regular expression's {4} is not a placeholder.
 	if got, err := RenderStatement("CREATE VIEW IF NOT EXISTS v{on_cluster} AS SELECT match(x, '^[0-9]{4}$') FROM t", "c"); err != nil ||
 		got[0] != "CREATE VIEW IF NOT EXISTS v ON CLUSTER 'c' AS SELECT match(x, '^[0-9]{4}$') FROM t" {
@@ -267,6 +339,9 @@ func TestRenderStatementRules(t *testing.T) {
 		"ALTER TABLE {table:t} ADD COLUMN b UInt8",                                                    // no {on_cluster}
 		"CREATE TABLE IF NOT EXISTS x{on_cluster} AS {distributed:t}",                                 // not on its own
 		"{distributed:t SHARD}",
+		"CREATE TABLE IF NOT EXISTS {tables:t}{on_cluster}\n(a UInt8)\nENGINE = {engine:MergeTree}\nORDER BY a", // {tables} outside ALTER
+		"ALTER TABLE {tables:t}{on_cluster} ADD COLUMN b UInt8, ADD COLUMN c UInt8 AFTER {tables:t}",            // twice
+		"ALTER TABLE {tables:t x}{on_cluster} ADD COLUMN b UInt8",                                               // not a name
 	} {
 		for _, cluster := range []string{"", "c"} {
 			if _, err := RenderStatement(bad, cluster); err == nil {

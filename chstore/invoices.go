@@ -17,7 +17,8 @@ func (s *Store) SaveInvoices(ctx context.Context, invs []billing.Invoice) error 
 		return nil
 	}
 	lines, err := s.conn.PrepareBatch(ctx, `INSERT INTO invoice_lines
-(invoice_id, line_no, tenant, kind, item, adjusts, description, quantity, unit_price, amount, period, flags)`)
+(invoice_id, line_no, tenant, kind, item, adjusts, description, quantity, unit_price, amount, period, flags,
+ plan, term, seat_type, meter, used, included, committed, from_packs, pack_credits)`)
 	if err != nil {
 		return fmt.Errorf("preparing invoice lines: %w", err)
 	}
@@ -28,7 +29,8 @@ func (s *Store) SaveInvoices(ctx context.Context, invs []billing.Invoice) error 
 			if flags == nil {
 				flags = []string{}
 			}
-			if err := lines.Append(inv.ID, uint32(i+1), inv.Tenant, l.Kind, l.Item, l.Adjusts, l.Description, l.Quantity, l.UnitPrice, l.Amount, l.Period, flags); err != nil {
+			if err := lines.Append(inv.ID, uint32(i+1), inv.Tenant, l.Kind, l.Item, l.Adjusts, l.Description, l.Quantity, l.UnitPrice, l.Amount, l.Period, flags,
+				l.Plan, l.Term, l.SeatType, l.Meter, l.Used, l.Included, l.Committed, l.FromPacks, l.PackCredits); err != nil {
 				return fmt.Errorf("appending a line of invoice %s: %w", inv.ID, err)
 			}
 		}
@@ -157,7 +159,8 @@ ORDER BY period, tenant, kind, issued_at`, f.Tenant, f.Tenant, f.Period, f.Perio
 		return nil, err
 	}
 	lrows, err := s.conn.Query(lctx, `
-SELECT invoice_id, kind, item, adjusts, description, quantity, unit_price, amount, period, flags
+SELECT invoice_id, kind, item, adjusts, description, quantity, unit_price, amount, period, flags,
+       plan, term, seat_type, meter, used, included, committed, from_packs, pack_credits
 FROM invoice_lines FINAL
 WHERE invoice_id IN (SELECT key FROM listed_ids)
 ORDER BY invoice_id, line_no`)
@@ -168,7 +171,8 @@ ORDER BY invoice_id, line_no`)
 	for lrows.Next() {
 		var id string
 		var l billing.Line
-		if err := lrows.Scan(&id, &l.Kind, &l.Item, &l.Adjusts, &l.Description, &l.Quantity, &l.UnitPrice, &l.Amount, &l.Period, &l.Flags); err != nil {
+		if err := lrows.Scan(&id, &l.Kind, &l.Item, &l.Adjusts, &l.Description, &l.Quantity, &l.UnitPrice, &l.Amount, &l.Period, &l.Flags,
+			&l.Plan, &l.Term, &l.SeatType, &l.Meter, &l.Used, &l.Included, &l.Committed, &l.FromPacks, &l.PackCredits); err != nil {
 			return nil, fmt.Errorf("scanning invoice line: %w", err)
 		}
 		if len(l.Flags) == 0 {

@@ -163,30 +163,78 @@ func (s *Store) RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int) 
 	return nil
 }
 
-// MarketplaceEvents decodes every sale, refund and KYC event with time at
+// MarketplaceEvents returns every sale, refund and KYC event with time at
 // or before end, in (time, sequence) order.
 func (s *Store) MarketplaceEvents(ctx context.Context, end time.Time) ([]payouts.StoredEvent, error) {
-	rows, err := s.conn.Query(ctx, `
+	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT stream_seq, payload
 FROM events FINAL
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
   AND time <= ?
 ORDER BY time, stream_seq`, end)
+	return out, err
+}
+
+// ProviderEvents returns, with time at or before end, every sale, refund
+// and KYC event of provider, then every sale of another provider with the
+// order id of one of provider's sales or refunds (see
+// payouts.EventSource). The first query reads one subject of the events
+// table's key; the second reads the order_id column and the payloads of
+// the few matching sales only.
+func (s *Store) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]payouts.StoredEvent, error) {
+	own, orders, err := s.marketplaceEvents(ctx, true, `
+SELECT stream_seq, payload, order_id
+FROM events FINAL
+WHERE subject = ?
+  AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND time <= ?
+ORDER BY time, stream_seq`, provider, end)
+	if err != nil || len(orders) == 0 {
+		return own, err
+	}
+	octx, err := withKeys(ctx, "provider_orders", "String", orders)
 	if err != nil {
-		return nil, fmt.Errorf("querying marketplace events: %w", err)
+		return nil, err
+	}
+	others, _, err := s.marketplaceEvents(octx, false, `
+SELECT stream_seq, payload
+FROM events FINAL
+WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
+  AND order_id IN (SELECT key FROM provider_orders)
+ORDER BY time, stream_seq`, provider, end)
+	return append(own, others...), err
+}
+
+// marketplaceEvents runs a query selecting stream_seq and payload, and
+// order_id too when withOrders is set: it then also returns the distinct
+// non-empty order ids.
+func (s *Store) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]payouts.StoredEvent, []string, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("querying marketplace events: %w", err)
 	}
 	defer rows.Close()
 	var out []payouts.StoredEvent
+	var orders []string
+	seen := map[string]bool{}
 	for rows.Next() {
 		var e payouts.StoredEvent
-		var payload string
-		if err := rows.Scan(&e.Seq, &payload); err != nil {
-			return nil, fmt.Errorf("scanning marketplace event: %w", err)
+		var payload, order string
+		dest := []any{&e.Seq, &payload}
+		if withOrders {
+			dest = append(dest, &order)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, fmt.Errorf("scanning marketplace event: %w", err)
 		}
 		e.Payload = []byte(payload)
 		out = append(out, e)
+		if order != "" && !seen[order] {
+			seen[order] = true
+			orders = append(orders, order)
+		}
 	}
-	return out, rows.Err()
+	return out, orders, rows.Err()
 }
 
 // LedgerEntries returns every stored ledger entry, in insertion order per

@@ -9,8 +9,11 @@
 // succeed is marked with Message.Reject; the DeadLetter middleware publishes
 // it to the dead-letter stream with its reason before it is acknowledged.
 // Retry, dead letters, metrics and logging are middlewares around the
-// handler, each in a file of its own (retry.go, deadletter.go, logging.go,
-// metrics.go; Chain in message.go), never copies inside a consumer.
+// handler, each in a file of its own (retry.go, deadletter_middleware.go,
+// logging.go, metrics.go; Chain in message.go), never copies inside a
+// consumer. The dead-letter stream itself is copied into its store by
+// DeadLetterSink (deadletter_sink.go); pipeline.DeadLetters
+// (pipeline/deadletter_publisher.go) is what publishes to it.
 //
 // The Runner (runner.go) owns the JetStream side: a durable pull consumer,
 // batching by size and time, and the acknowledgement order described in

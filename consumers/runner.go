@@ -120,7 +120,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	cons, err := r.bind(ctx, log)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil //nolint:nilerr // stopped while binding: a clean stop
 		}
 		return err
 	}

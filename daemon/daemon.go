@@ -84,7 +84,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	d := &Daemon{cfg: cfg, log: cfg.Logger, holder: replicaName()}
 	defer func() {
 		if err != nil {
-			d.teardown(context.Background())
+			// The start error is what the caller needs; a failure to stop
+			// what had started is logged.
+			if terr := d.teardown(context.Background()); terr != nil {
+				d.log.Warn().Err(terr).Msg("stopping what had started after a failed start")
+			}
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
@@ -267,7 +271,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
-		marketCfg.Sender = d.stripe
+		marketCfg.Sender = stripesync.NewTransferSender(d.stripe)
 	}
 	market, err := payouts.New(marketCfg)
 	if err != nil {

@@ -11,16 +11,24 @@ import (
 	"testing"
 )
 
-func get(t *testing.T, path string) (*http.Response, string) {
+// response is what the tests read of an answer besides its body.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// get serves path and returns the answer with its body, read and closed.
+func get(t *testing.T, path string) (response, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	res := rec.Result()
+	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, string(body)
+	return response{StatusCode: res.StatusCode, Header: res.Header}, string(body)
 }
 
 func TestThePageIsServedWithoutAKey(t *testing.T) {

@@ -385,3 +385,41 @@ func TestEveryCurrencyPaysOut(t *testing.T) {
 		t.Errorf("%d transfers, want 4 (%v)", n, stripe.snapshot())
 	}
 }
+
+// TestBalanceOfAnOrderClaimedByAnotherProvider: a provider's balance is
+// derived from its own events only, except for the sales of other
+// providers that use one of its order ids: the earliest sale of an order
+// id claims it (SPEC §1: nothing is billed twice), so prov-late's sale of
+// "shared-o" and its refund are rejected, whichever balance is asked.
+func TestBalanceOfAnOrderClaimedByAnotherProvider(t *testing.T) {
+	tl := startTally(t, withClock(december2))
+	tl.mustAccept(5, 0,
+		// prov-first sells order shared-o first: gross 59.00, tax 9.00 →
+		// net 50.00, fee 7.50, share 42.50.
+		saleWithOrder("claim-1", "prov-first", "shared-o", nov(2, 10), "59.00", "9.00"),
+		// prov-late sells the same order id a day later (rejected) and
+		// refunds it (rejected: the order is prov-first's).
+		saleWithOrder("claim-2", "prov-late", "shared-o", nov(3, 10), "100.00", "0"),
+		refund("claim-r", "prov-late", "shared-o", nov(4, 10), "10.00"),
+		// prov-late's own order: gross 80.00, no tax → fee 12.00, share 68.00.
+		sale("late-own", "prov-late", nov(5, 10), "80.00", "0"),
+		// prov-first refunds 29.50 of its order → share 21.25 (SPEC §3).
+		refund("claim-r2", "prov-first", "shared-o", nov(6, 10), "29.50"),
+	)
+	tl.waitRows("prov-first", 2)
+	tl.waitRows("prov-late", 3)
+	// On Nov 10 everything is still held (14 days).
+	_, b := tl.balance(tl.finance, "prov-late", "2026-11-10T00:00:00Z")
+	if h, a, p := usd(t, b); h != "68.00" || a != "0.00" || p != "0.00" {
+		t.Errorf("prov-late: held %s available %s paid %s, want 68.00 (its own order only), 0.00, 0.00", h, a, p)
+	}
+	_, b = tl.balance(tl.finance, "prov-first", "2026-11-10T00:00:00Z")
+	if h, a, p := usd(t, b); h != "21.25" || a != "0.00" || p != "0.00" {
+		t.Errorf("prov-first: held %s available %s paid %s, want 21.25, 0.00, 0.00", h, a, p)
+	}
+}
+
+func saleWithOrder(id, provider, order string, at time.Time, gross, tax string) string {
+	return ev("checkout", id, "marketplace.sale.completed", provider, at,
+		fmt.Sprintf(`{"order_id":%q,"buyer_id":"buyer-1","course_id":"course-1","gross":%q,"tax":%q,"currency":"USD"}`, order, gross, tax))
+}

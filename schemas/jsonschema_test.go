@@ -145,7 +145,7 @@ func TestJSONSchemaMatchesGoTypes(t *testing.T) {
 	byMinor := map[string][]string{}
 	for _, c := range money.Currencies() {
 		enums["currency"] = append(enums["currency"], c.Code)
-		group := "currency" + string(rune('0'+c.MinorUnits))
+		group := "currency" + string('0'+c.MinorUnits)
 		byMinor[group] = append(byMinor[group], c.Code)
 	}
 	for group, codes := range byMinor {

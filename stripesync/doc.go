@@ -13,9 +13,11 @@
 // only here, through money.Currency.ToMinor, which never rounds: an amount
 // with more digits than its currency allows is refused before any request.
 //
-// [InvoiceSender] is billing's port ([billing.InvoiceSender]) on this
-// client: billing owns the interface, its request type and its refusal
-// class ([billing.ErrSendRefused]); this package implements them.
+// The domains own their ports: [InvoiceSender] implements billing's
+// ([billing.InvoiceSender], refusals wrapped with [billing.ErrSendRefused])
+// and [TransferSender] payouts' ([payouts.TransferSender], refusals wrapped
+// with [payouts.ErrTransferRefused]) on a Client; neither domain imports
+// this package.
 //
 // See README.md for the order of calls and the retry policy.
 package stripesync

@@ -67,3 +67,22 @@ func (e *PermanentError) Error() string {
 // Unwrap makes errors.Is(err, ErrRejected) true. The stripe-go error is not
 // kept: its text may quote the secret key, which Message has redacted.
 func (e *PermanentError) Unwrap() error { return ErrRejected }
+
+// asRefusal marks an error that retrying cannot fix ([ErrRejected],
+// [ErrInvalid], [ErrConflict]) with the calling domain's class of refusal
+// (so errors.Is(err, class) holds), keeping its text, which the domain
+// stores as the reason. Any other error, and nil, is returned as it is.
+func asRefusal(err, class error) error {
+	if errors.Is(err, ErrRejected) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
+		return refusal{err: err, class: class}
+	}
+	return err
+}
+
+// refusal is an error marked with a domain's class of refusal.
+type refusal struct {
+	err, class error
+}
+
+func (r refusal) Error() string   { return r.err.Error() }
+func (r refusal) Unwrap() []error { return []error{r.class, r.err} }

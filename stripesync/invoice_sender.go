@@ -2,7 +2,6 @@ package stripesync
 
 import (
 	"context"
-	"errors"
 
 	"github.com/tally-billing/tally/billing"
 )
@@ -33,18 +32,5 @@ func (s *InvoiceSender) SendInvoice(ctx context.Context, inv billing.InvoicePush
 		req.Lines = append(req.Lines, InvoiceLine{ID: l.ID, Description: l.Description, Amount: l.Amount})
 	}
 	res, err := s.c.PushInvoice(ctx, req)
-	if errors.Is(err, ErrRejected) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
-		err = refused{err: err, class: billing.ErrSendRefused}
-	}
-	return billing.PushedInvoice{CustomerID: res.CustomerID, InvoiceID: res.InvoiceID}, err
+	return billing.PushedInvoice{CustomerID: res.CustomerID, InvoiceID: res.InvoiceID}, asRefusal(err, billing.ErrSendRefused)
 }
-
-// refused is a Stripe error that the caller's domain classes as a refusal
-// (class): errors.Is finds both, and its text is the Stripe error's own.
-type refused struct {
-	err   error
-	class error
-}
-
-func (r refused) Error() string   { return r.err.Error() }
-func (r refused) Unwrap() []error { return []error{r.class, r.err} }

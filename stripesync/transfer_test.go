@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/payouts"
 	"github.com/tally-billing/tally/stripesync"
 )
 
@@ -170,6 +171,56 @@ func TestPushTransferRefusesBeforeAnyRequest(t *testing.T) {
 			}
 			if n := len(p.exchanges()); n != 0 {
 				t.Errorf("%d requests sent, want none", n)
+			}
+		})
+	}
+}
+
+// The payouts port: a transfer Stripe refuses, or one that cannot be sent
+// as given, is marked payouts.ErrTransferRefused with the adapter's text
+// kept (it becomes the payout's status reason); one that is only
+// unavailable is not, so the payout stays pending.
+func TestTransferSenderClassifiesRefusals(t *testing.T) {
+	t.Parallel()
+	port := func(tr stripesync.Transfer) payouts.Transfer {
+		return payouts.Transfer{PayoutID: tr.PayoutID, Account: tr.Account, Currency: tr.Currency, Amount: tr.Amount, Description: tr.Description}
+	}
+	rejected := stripeError(400, "invalid_request_error", "insufficient_capabilities_for_transfer", "no transfers capability")
+	cases := []struct {
+		name    string
+		faults  []fault
+		edit    func(*payouts.Transfer)
+		refused bool
+		also    error
+	}{
+		{name: "accepted"},
+		{name: "rejected by stripe", faults: []fault{rejected}, refused: true, also: stripesync.ErrRejected},
+		{name: "invalid before any request", edit: func(tr *payouts.Transfer) { tr.Account = "cus_123" }, refused: true, also: stripesync.ErrInvalid},
+		{name: "unavailable", faults: []fault{serverError, serverError}, also: stripesync.ErrUnavailable},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := newStripeProxy(t)
+			c := newClient(t, p, func(cfg *stripesync.Config) { cfg.MaxAttempts = 2 })
+			p.inject(rTransferCreate, tc.faults...)
+			tr := port(testTransfer(t))
+			if tc.edit != nil {
+				tc.edit(&tr)
+			}
+			id, err := stripesync.NewTransferSender(c).PushTransfer(context.Background(), tr)
+			if tc.also == nil {
+				if err != nil || !strings.HasPrefix(id, "tr_") {
+					t.Fatalf("got %q, %v; want a transfer id", id, err)
+				}
+				return
+			}
+			if errors.Is(err, payouts.ErrTransferRefused) != tc.refused || !errors.Is(err, tc.also) {
+				t.Fatalf("err %v: refused %v, want %v, and want %v in the chain", err, errors.Is(err, payouts.ErrTransferRefused), tc.refused, tc.also)
+			}
+			// The text is the adapter's own, without the class prepended.
+			if !strings.HasPrefix(err.Error(), "pushing transfer for payout ") && !strings.HasPrefix(err.Error(), "checking transfer for payout ") {
+				t.Errorf("reason %q", err)
 			}
 		})
 	}

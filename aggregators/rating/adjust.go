@@ -34,6 +34,7 @@ func Adjustments(finalized Invoice, earlier []Line, rerated Invoice) ([]Line, er
 		desc   string
 		amount decimal.Decimal
 		flags  []string
+		facts  Facts
 	}
 	zero := finalized.Currency.Round(decimal.Zero)
 	periods := map[string]bool{}
@@ -51,9 +52,17 @@ func Adjustments(finalized Invoice, earlier []Line, rerated Invoice) ([]Line, er
 		}
 		e.amount = e.amount.Add(l.Amount)
 		if kind == l.Kind { // the original line names it best
-			e.desc, e.flags = l.Description, l.Flags
-		} else if e.desc == "" {
-			e.desc = string(kind) + " " + l.Item
+			e.desc, e.flags, e.facts = l.Description, l.Flags, l.Facts
+		} else {
+			if e.desc == "" {
+				e.desc = string(kind) + " " + l.Item
+			}
+			if e.facts.Meter == "" { // an earlier adjustment carries the facts it adjusted
+				e.facts = l.Facts
+			}
+		}
+		if e.facts.Meter == "" {
+			e.facts.Meter = MeterOf(kind)
 		}
 	}
 	if finalized.Kind == KindMonthly {
@@ -100,6 +109,7 @@ func Adjustments(finalized Invoice, earlier []Line, rerated Invoice) ([]Line, er
 			Amount:      diff,
 			Period:      k.period,
 			Flags:       slices.Clone(e.flags),
+			Facts:       e.facts,
 		})
 	}
 	return out, nil

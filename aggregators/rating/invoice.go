@@ -6,6 +6,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
 )
 
 // InvoiceKind is what an invoice bills.
@@ -74,6 +75,62 @@ type Line struct {
 	// Adjusts is the kind of the line an adjustment corrects; empty for
 	// other lines.
 	Adjusts LineKind
+	// Facts are what the line bills, as values: finance reads them, and
+	// never the Description.
+	Facts
+}
+
+// Meter is what a line bills from: the source of the events behind it.
+type Meter string
+
+// The meters.
+const (
+	MeterSubscription Meter = "subscription" // base, add-ons, committed seats, term discounts
+	MeterSeats        Meter = "seats"        // seats above included and committed
+	MeterAICredits    Meter = "ai_credits"   // AI overage
+	MeterAIPacks      Meter = "ai_packs"     // AI credit packs bought
+)
+
+// MeterOf is the meter of a line kind (not adjustment: an adjustment has
+// the meter of the kind it adjusts).
+func MeterOf(k LineKind) Meter {
+	switch k {
+	case LineSeats:
+		return MeterSeats
+	case LineAIOverage:
+		return MeterAICredits
+	case LineAIPack:
+		return MeterAIPacks
+	}
+	return MeterSubscription
+}
+
+// Facts are the typed figures a line is made from, set by the rule that
+// makes it. An adjustment carries the facts of the line it adjusts (the
+// re-rated line when there is one). Figures a kind does not have are zero.
+type Facts struct {
+	// Plan and Term are of the subscription the line bills: for an
+	// upgrade's credit lines the replaced one; for usage lines (seats, AI
+	// overage, packs) and a monthly discount the last subscription of the
+	// period.
+	Plan string
+	Term schemas.Term
+	// SeatType is set on seats and committed_seats lines.
+	SeatType schemas.SeatType
+	Meter    Meter
+	// Used is the peak of a seats line, or the AI credits consumed during
+	// subscribed time on an ai_overage line.
+	Used decimal.Decimal
+	// Included is the plan's included seats (seats) or AI credit allowance
+	// (ai_overage).
+	Included decimal.Decimal
+	// Committed is the committed seats of a prepaid term (seats,
+	// committed_seats).
+	Committed decimal.Decimal
+	// FromPacks is the AI credits drawn from packs (ai_overage).
+	FromPacks decimal.Decimal
+	// PackCredits is the credits of the pack bought (ai_pack).
+	PackCredits decimal.Decimal
 }
 
 // Invoice is a rated invoice. It is a value: rating the same input twice

@@ -30,8 +30,9 @@ func ratDecimal(r *big.Rat) decimal.Decimal {
 }
 
 // feeLine bills unitPrice × qty, rounded once.
-func feeLine(kind LineKind, item, desc string, unitPrice decimal.Decimal, qty *big.Rat, c money.Currency, period string) Line {
+func feeLine(kind LineKind, item, desc string, unitPrice decimal.Decimal, qty *big.Rat, c money.Currency, period string, f Facts) Line {
 	return Line{
+		Facts:       f,
 		Kind:        kind,
 		Item:        item,
 		Description: desc,
@@ -44,11 +45,12 @@ func feeLine(kind LineKind, item, desc string, unitPrice decimal.Decimal, qty *b
 
 // discountLine is −discount × the sum of the (rounded) recurring lines,
 // rounded once; ok is false when there is nothing to discount.
-func discountLine(item, desc string, recurring decimal.Decimal, discount decimal.Decimal, c money.Currency, period string) (Line, bool) {
+func discountLine(item, desc string, recurring decimal.Decimal, discount decimal.Decimal, c money.Currency, period string, f Facts) (Line, bool) {
 	if discount.IsZero() || recurring.IsZero() {
 		return Line{}, false
 	}
 	return Line{
+		Facts:       f,
 		Kind:        LineDiscount,
 		Item:        item,
 		Description: desc,
@@ -57,6 +59,11 @@ func discountLine(item, desc string, recurring decimal.Decimal, discount decimal
 		Amount:      c.Round(recurring.Mul(discount).Neg()),
 		Period:      period,
 	}, true
+}
+
+// subFacts are the facts of a recurring line of subscription s.
+func subFacts(s *Sub) Facts {
+	return Facts{Plan: s.Plan, Term: s.Term, Meter: MeterSubscription}
 }
 
 func percent(d decimal.Decimal) string {

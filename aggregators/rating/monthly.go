@@ -107,6 +107,8 @@ func RateMonth(book *pricebook.Book, tenant string, changes []SubscriptionChange
 	if ai.overage.IsPositive() {
 		inv.Lines = append(inv.Lines, Line{
 			Kind: LineAIOverage, Item: "ai_overage",
+			Facts: Facts{Plan: last.Plan, Term: last.Term, Meter: MeterAICredits,
+				Used: ai.consumed, Included: last.Prices.AIIncluded, FromPacks: ai.fromPacks},
 			Description: fmt.Sprintf("AI credits %s: %s consumed, %s included, %s from packs, %s over",
 				p, fmtQty(ai.consumed), fmtQty(last.Prices.AIIncluded), fmtQty(ai.fromPacks), fmtQty(ai.overage)),
 			Quantity:  ai.overage,
@@ -124,6 +126,7 @@ func RateMonth(book *pricebook.Book, tenant string, changes []SubscriptionChange
 		}
 		inv.Lines = append(inv.Lines, Line{
 			Kind: LineAIPack, Item: pk.item,
+			Facts:       Facts{Plan: last.Plan, Term: last.Term, Meter: MeterAIPacks, PackCredits: pk.Credits},
 			Description: fmt.Sprintf("AI credit pack %s: %s credits, bought %s", pk.PackID, fmtQty(pk.Credits), stamp(pk.At)),
 			Quantity:    decimal.NewFromInt(1),
 			UnitPrice:   pk.Price,
@@ -153,26 +156,31 @@ func recurringMonthly(book *pricebook.Book, segs []Segment, p Period) []Line {
 		name  string
 		price decimal.Decimal
 		dur   time.Duration
+		facts Facts
 	}
 	var fees []*fee
-	add := func(kind LineKind, item, name string, price decimal.Decimal, d time.Duration) {
-		for _, f := range fees {
-			if f.item == item {
-				f.dur += d
+	// An add-on kept across a plan change is one line, of the later plan.
+	add := func(kind LineKind, item, name string, price decimal.Decimal, d time.Duration, f Facts) {
+		for _, x := range fees {
+			if x.item == item {
+				x.dur += d
+				x.facts = f
 				return
 			}
 		}
-		fees = append(fees, &fee{kind, item, name, price, d})
+		fees = append(fees, &fee{kind, item, name, price, d, f})
 	}
 	var discount decimal.Decimal
+	var lastMonthly Facts
 	for _, s := range segs {
 		if s.Sub.Prepaid() {
 			continue
 		}
 		d := s.To.Sub(s.From)
-		add(LineBase, "base:"+s.Sub.Plan, s.Sub.Plan+" base fee", s.Sub.Prices.Base, d)
+		lastMonthly = subFacts(&s.Sub)
+		add(LineBase, "base:"+s.Sub.Plan, s.Sub.Plan+" base fee", s.Sub.Prices.Base, d, lastMonthly)
 		for _, a := range s.Sub.Addons {
-			add(LineAddon, "addon:"+a, a+" add-on", s.Sub.AddonFees[a], d)
+			add(LineAddon, "addon:"+a, a+" add-on", s.Sub.AddonFees[a], d, lastMonthly)
 		}
 		discount = s.Sub.Discount // every monthly segment has the monthly term
 	}
@@ -185,12 +193,12 @@ func recurringMonthly(book *pricebook.Book, segs []Segment, p Period) []Line {
 		if f.dur != month {
 			desc += fmt.Sprintf(", %s of %s", seconds(f.dur), seconds(month))
 		}
-		l := feeLine(f.kind, f.item, desc, f.price, fraction(f.dur, month), c, p.String())
+		l := feeLine(f.kind, f.item, desc, f.price, fraction(f.dur, month), c, p.String(), f.facts)
 		sum = sum.Add(l.Amount)
 		lines = append(lines, l)
 	}
 	if l, ok := discountLine("discount:"+string(schemas.TermMonthly),
-		fmt.Sprintf("monthly term discount %s on recurring fees", percent(discount)), sum, discount, c, p.String()); ok {
+		fmt.Sprintf("monthly term discount %s on recurring fees", percent(discount)), sum, discount, c, p.String(), lastMonthly); ok {
 		lines = append(lines, l)
 	}
 	return lines
@@ -271,6 +279,8 @@ func seatLines(segs []Segment, last *Sub, events []aggregators.SeatEvent, p Peri
 		}
 		l := Line{
 			Kind: LineSeats, Item: "seats:" + string(st),
+			Facts: Facts{Plan: last.Plan, Term: last.Term, SeatType: st, Meter: MeterSeats,
+				Used: decimal.NewFromInt(peak), Included: decimal.NewFromInt(price.Included), Committed: decimal.NewFromInt(committed)},
 			Quantity:  decimal.NewFromInt(billed),
 			UnitPrice: price.Price,
 			Amount:    c.Round(price.Price.Mul(decimal.NewFromInt(billed))),

@@ -72,9 +72,9 @@ func yearLines(s *Sub, months *big.Rat, period, itemPrefix, when string) []Line 
 		lines = append(lines, l)
 	}
 	add(feeLine(LineBase, itemPrefix+"base:"+s.Plan, fmt.Sprintf("%s base fee (%s term), %s", s.Plan, s.Term, when),
-		s.Prices.Base, months, c, period))
+		s.Prices.Base, months, c, period, subFacts(s)))
 	for _, a := range s.Addons {
-		add(feeLine(LineAddon, itemPrefix+"addon:"+a, fmt.Sprintf("%s add-on, %s", a, when), s.AddonFees[a], months, c, period))
+		add(feeLine(LineAddon, itemPrefix+"addon:"+a, fmt.Sprintf("%s add-on, %s", a, when), s.AddonFees[a], months, c, period, subFacts(s)))
 	}
 	for _, st := range schemas.SeatTypes() {
 		n := s.Committed[st]
@@ -82,11 +82,13 @@ func yearLines(s *Sub, months *big.Rat, period, itemPrefix, when string) []Line 
 			continue
 		}
 		qty := new(big.Rat).Mul(months, big.NewRat(n, 1))
+		f := subFacts(s)
+		f.SeatType, f.Committed = st, decimal.NewFromInt(n)
 		add(feeLine(LineCommittedSeats, itemPrefix+"committed_seats:"+string(st),
-			fmt.Sprintf("%d committed %s seats, %s", n, st, when), s.Prices.Seats[st].Price, qty, c, period))
+			fmt.Sprintf("%d committed %s seats, %s", n, st, when), s.Prices.Seats[st].Price, qty, c, period, f))
 	}
 	if l, ok := discountLine(itemPrefix+"discount:"+string(s.Term),
-		fmt.Sprintf("%s term discount %s on recurring fees", s.Term, percent(s.Discount)), sum, s.Discount, c, period); ok {
+		fmt.Sprintf("%s term discount %s on recurring fees", s.Term, percent(s.Discount)), sum, s.Discount, c, period, subFacts(s)); ok {
 		if itemPrefix != "" {
 			l.Flags = []string{FlagCredit}
 		}

@@ -68,13 +68,13 @@ func Start(prefix string) (srv *chlocal.Server, stop func(), err error) {
 		Logger:     zerolog.New(os.Stderr).Level(zerolog.WarnLevel),
 	})
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, nil, fmt.Errorf("starting clickhouse: %w", err)
 	}
 	return srv, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = srv.Stop(ctx)
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 	}, nil
 }

@@ -37,13 +37,13 @@ func startPerf(out string, pids ...int) (*perfRecorder, error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGINT}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, fmt.Errorf("starting perf (is it installed?): %w", err)
 	}
 	r := &perfRecorder{cmd: cmd, exited: make(chan error, 1)}
 	go func() {
 		r.exited <- cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close()
 	}()
 	return r, nil
 }
@@ -60,7 +60,7 @@ func (r *perfRecorder) stop() error {
 		return err
 	case <-time.After(perfStopTimeout):
 		_ = r.cmd.Process.Kill()
-		<-r.exited
+		<-r.exited //nolint:errcheck // killed: the exit status says nothing more
 		return fmt.Errorf("perf did not stop within %s; killed", perfStopTimeout)
 	}
 }

@@ -143,7 +143,7 @@ func (p *windowPublisher) collect(ctx context.Context, events []event, hooks pub
 			if ack.Duplicate {
 				st.duplicates++
 			}
-		case <-pm.ack.Err():
+		case <-pm.ack.Err(): //nolint:errcheck // published again below, where an error counts
 			st.retries++
 			dup, err := p.republish(ctx, events[pm.i])
 			if err != nil {

@@ -35,13 +35,13 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 		return nil, fmt.Errorf("opening clickhouse: %w", err)
 	}
 	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, fmt.Errorf("pinging clickhouse: %w", err)
 	}
 	return &store{conn: conn}, nil
 }
 
-func (s *store) close() { s.conn.Close() }
+func (s *store) close() { _ = s.conn.Close() }
 
 // count returns the number of rows in events (no FINAL: a row stored twice
 // counts twice).

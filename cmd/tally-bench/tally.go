@@ -113,7 +113,7 @@ func (tp *tallyProc) spawn(opts tallyOptions) error {
 	cmd.Stdout = logFile
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return fmt.Errorf("piping tally stderr: %w", err)
 	}
 	// Own process group: a Ctrl-C on the terminal reaches tally-bench only,
@@ -121,7 +121,7 @@ func (tp *tallyProc) spawn(opts tallyOptions) error {
 	// dies without doing so.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return fmt.Errorf("starting %s: %w", opts.bin, err)
 	}
 	tp.cmd = cmd
@@ -129,7 +129,7 @@ func (tp *tallyProc) spawn(opts tallyOptions) error {
 	go func() {
 		tp.log.consume(stderr)
 		tp.waitErr = cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close()
 		close(tp.exited)
 	}()
 	return nil

@@ -115,7 +115,7 @@ func openInput(args []string) (io.ReadCloser, int64, string, error) {
 	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, 0, "", fmt.Errorf("opening input: %w", err)
 	}
 	return f, st.Size(), args[0], nil

@@ -617,14 +617,19 @@ var seed = []string{
  ('inv-a-2026-11', 'tenant-a', '2026-11', 'monthly', 'USD', 'v1', 219, 0, 219, 'send_failed', 'card declined', 'cus_a', '', '2026-12-01 00:00:00', 2),
  ('inv-b-up', 'tenant-b', '2026-10', 'upfront', 'USD', 'v1', 15588, 3117.6, 12470.4, 'sent', '', 'cus_b', 'in_up_b', '2026-10-05 00:00:00', 2),
  ('inv-d-2026-11', 'tenant-d', '2026-11', 'monthly', 'USD', 'v1', 999, 0, 999, 'draft', '', '', '', '2026-12-01 00:00:00', 1)`,
-	`INSERT INTO invoice_lines (invoice_id, line_no, tenant, kind, item, adjusts, description, quantity, unit_price, amount, period, flags) VALUES
- ('inv-a-2026-11', 1, 'tenant-a', 'base', 'base:team', '', 'team base fee 2026-11', 1, 199, 199, '2026-11', []),
- ('inv-a-2026-11', 2, 'tenant-a', 'ai_overage', 'ai_overage', '', 'AI credits 2026-11: 6000 consumed, 5000 included, 0 from packs, 1000 over', 1000, 0.02, 20, '2026-11', []),
+	// Lines as Tally writes them: the facts in their columns (the views
+	// read those, never the description).
+	`INSERT INTO invoice_lines (invoice_id, line_no, tenant, kind, item, adjusts, description, quantity, unit_price, amount, period, flags,
+        plan, term, meter, used, included, from_packs) VALUES
+ ('inv-a-2026-11', 1, 'tenant-a', 'base', 'base:team', '', 'team base fee 2026-11', 1, 199, 199, '2026-11', [],
+  'team', 'monthly', 'subscription', 0, 0, 0),
+ ('inv-a-2026-11', 2, 'tenant-a', 'ai_overage', 'ai_overage', '', 'AI credits 2026-11: 6000 consumed, 5000 included, 0 from packs, 1000 over', 1000, 0.02, 20, '2026-11', [],
+  'team', 'monthly', 'ai_credits', 6000, 5000, 0),
  ('inv-b-up', 1, 'tenant-b', 'base', 'base:business', '', 'business base fee (annual term), 2026-10-05 to 2027-10-05', 12, 1299, 15588,
-  '2026-10-05T00:00:00Z/2027-10-05T00:00:00Z', []),
+  '2026-10-05T00:00:00Z/2027-10-05T00:00:00Z', [], 'business', 'annual', 'subscription', 0, 0, 0),
  ('inv-b-up', 2, 'tenant-b', 'discount', 'discount:annual', '', 'annual term discount 20 % on recurring fees', 15588, -0.2, -3117.6,
-  '2026-10-05T00:00:00Z/2027-10-05T00:00:00Z', []),
- ('inv-d-2026-11', 1, 'tenant-d', 'base', 'base:team', '', 'draft', 1, 999, 999, '2026-11', [])`,
+  '2026-10-05T00:00:00Z/2027-10-05T00:00:00Z', [], 'business', 'annual', 'subscription', 0, 0, 0),
+ ('inv-d-2026-11', 1, 'tenant-d', 'base', 'base:team', '', 'draft', 1, 999, 999, '2026-11', [], 'team', 'monthly', 'subscription', 0, 0, 0)`,
 	`INSERT INTO closed_periods (period, closed_at, invoices) VALUES ('2026-11', '2026-12-01 00:10:00', 1)`,
 	`INSERT INTO ledger (entry_id, provider, currency, kind, bucket, amount, at, order_id, refund_id, payout_id, revises) VALUES
  ('e1', 'prov-x', 'USD', 'sale', '', 59, '2026-11-03 10:00:00', 'o-1', '', '', ''),

@@ -40,17 +40,23 @@ func Run[T any](ctx context.Context, cfg Config, items []T,
 		done     []T
 		sendErrs []error
 	)
-	// flush records the outcomes gathered so far once there is a batch of
-	// them (or any at all when final is set).
+	// flush records the outcomes gathered so far, Batch at a time, while
+	// there is a whole batch of them (or any at all when final is set).
+	// Other sends may finish between a send's append and its flush, so
+	// more than a batch can be waiting: never more than Batch go to one
+	// record call.
 	flush := func(ctx context.Context, final bool) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if len(done) == 0 || (!final && len(done) < cfg.Batch) {
-			return nil
+		for len(done) >= cfg.Batch || (final && len(done) > 0) {
+			n := min(len(done), cfg.Batch)
+			batch := done[:n:n]
+			done = done[n:]
+			if err := record(ctx, batch); err != nil {
+				return err
+			}
 		}
-		batch := done
-		done = nil
-		return record(ctx, batch)
+		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Workers)

@@ -27,10 +27,10 @@ func TestRunRecordsEveryOutcomeOnceInBatches(t *testing.T) {
 				break
 			}
 		}
-		switch {
-		case it%10 == 3: // refused: an outcome, and no error
+		switch it % 10 {
+		case 3: // refused: an outcome, and no error
 			return true, nil
-		case it%10 == 7: // network failure: no outcome
+		case 7: // network failure: no outcome
 			return false, fmt.Errorf("item %d: %w", it, errBoom)
 		}
 		return true, nil

@@ -34,7 +34,7 @@ func Start(ctx context.Context) (*Server, error) {
 	bin := filepath.Join(dir, "stripe-mock")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/stripe/stripe-mock")
 	if out, err := build.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("building stripe-mock: %w\n%s", err, out)
 	}
 	// -http-addr alone would also start HTTPS on the default port 12112
@@ -44,11 +44,11 @@ func Start(ctx context.Context) (*Server, error) {
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("piping stripe-mock output: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting stripe-mock: %w", err)
 	}
 	s := &Server{cmd: cmd, dir: dir}
@@ -68,7 +68,7 @@ func Start(ctx context.Context) (*Server, error) {
 func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
-	os.RemoveAll(s.dir)
+	_ = os.RemoveAll(s.dir)
 }
 
 // readListenAddr reads stripe-mock's stdout until it prints its HTTP
