@@ -240,10 +240,15 @@ func (s *Store) marketplaceEvents(ctx context.Context, withOrders bool, query st
 // LedgerEntries returns every stored ledger entry, in insertion order per
 // provider and currency.
 func (s *Store) LedgerEntries(ctx context.Context) ([]marketplace.Entry, error) {
-	rows, err := s.conn.Query(ctx, `
+	return s.ledgerEntries(ctx, `
 SELECT entry_id, kind, provider, currency, amount, bucket, at, order_id, refund_id, payout_id, revises
 FROM ledger FINAL
 ORDER BY provider, currency, recorded_at, entry_id`)
+}
+
+// ledgerEntries runs a query selecting ledger rows and scans them.
+func (s *Store) ledgerEntries(ctx context.Context, query string, args ...any) ([]marketplace.Entry, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying ledger: %w", err)
 	}

@@ -12,6 +12,9 @@ import (
 // decide derives, records and saves the payouts of a new run. It logs how
 // long each stage took, since a run reads every marketplace event.
 func (s *Service) decide(ctx context.Context, asOf time.Time) error {
+	if s.cfg.Snapshots != nil {
+		return s.decideContinued(ctx, asOf)
+	}
 	start := time.Now()
 	d, err := s.derive(ctx, asOf)
 	if err != nil {
