@@ -5,13 +5,14 @@
 -- of ledger_snapshots is written last, so a snapshot cut short by a crash
 -- (rows without their header) is never read, and a run of the same as_of
 -- stored again is a new snapshot beside it: readers take the header with
--- the latest (as_of, saved_at).
+-- the latest (as_of, saved_at). Every table is sharded by as_of: a
+-- snapshot is written and read whole, from one shard.
 
 CREATE TABLE IF NOT EXISTS {table:ledger_snapshots}{on_cluster}
 (
     as_of     DateTime64(9, 'UTC') COMMENT 'the run instant T: every effect at or before it is counted',
     position  UInt64 COMMENT 'events.stream_seq through which every event was readable when the run read them: later ones are read by the next run',
-    saved_at  DateTime64(9, 'UTC') COMMENT 'when the run stored it (its clock); tells a retried run''s snapshot from the first'
+    saved_at  DateTime64(9, 'UTC') COMMENT 'when the run stored it (its clock): a retried run stores a new snapshot beside the first',
     pairs     UInt32,
     orders    UInt32
 )
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_pairs}{on_cluster}
 )
 ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (as_of, saved_at, provider, currency);
-{distributed:ledger_snapshot_pairs SHARD BY cityHash64(provider)};
+{distributed:ledger_snapshot_pairs SHARD BY cityHash64(as_of)};
 
 -- The statement lines since each pair's last payout, in order.
 CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_lines}{on_cluster}
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_lines}{on_cluster}
 )
 ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (as_of, saved_at, provider, currency, line_no);
-{distributed:ledger_snapshot_lines SHARD BY cityHash64(provider)};
+{distributed:ledger_snapshot_lines SHARD BY cityHash64(as_of)};
 
 -- Every accepted sale dated at or before as_of (refund_no 0) and its
 -- accepted refunds dated at or before as_of (refund_no 1, 2, … in effect
@@ -80,7 +81,7 @@ CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_orders}{on_cluster}
 )
 ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (as_of, saved_at, provider, order_id, refund_no);
-{distributed:ledger_snapshot_orders SHARD BY cityHash64(provider)};
+{distributed:ledger_snapshot_orders SHARD BY cityHash64(as_of)};
 
 -- Per provider, the KYC change in force at as_of.
 CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_kyc}{on_cluster}
@@ -95,7 +96,7 @@ CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_kyc}{on_cluster}
 )
 ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (as_of, saved_at, provider);
-{distributed:ledger_snapshot_kyc SHARD BY cityHash64(provider)};
+{distributed:ledger_snapshot_kyc SHARD BY cityHash64(as_of)};
 
 -- The payouts dated at or before as_of as the snapshot counted them.
 CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_payouts}{on_cluster}
@@ -112,4 +113,4 @@ CREATE TABLE IF NOT EXISTS {table:ledger_snapshot_payouts}{on_cluster}
 )
 ENGINE = {engine:ReplacingMergeTree}
 ORDER BY (as_of, saved_at, provider, payout_id);
-{distributed:ledger_snapshot_payouts SHARD BY cityHash64(provider)};
+{distributed:ledger_snapshot_payouts SHARD BY cityHash64(as_of)};
