@@ -95,11 +95,13 @@ func (s *Store) SaveLedgerSnapshot(ctx context.Context, snap *marketplace.Snapsh
 			return err
 		}
 	}
-	if err := s.conn.Exec(ctx, `INSERT INTO ledger_snapshots (as_of, position, saved_at, pairs, orders) VALUES (?, ?, ?, ?, ?)`,
-		asOf, snap.Position, savedAt, uint32(len(snap.Pairs)), uint32(len(snap.Orders))); err != nil {
-		return fmt.Errorf("recording the ledger snapshot as of %s: %w", asOf.Format(time.RFC3339Nano), err)
-	}
-	return nil
+	// The header last, written like the rows. Readers match the rows on
+	// as_of and saved_at as Unix nanoseconds: a time bound as a query
+	// parameter loses its fraction.
+	return s.insertRows(ctx, "ledger_snapshots", `INSERT INTO ledger_snapshots (as_of, saved_at, position, pairs, orders)`,
+		func(row func(...any) error) error {
+			return row(asOf, savedAt, snap.Position, uint32(len(snap.Pairs)), uint32(len(snap.Orders)))
+		})
 }
 
 func orNoTime(t time.Time) time.Time {
@@ -135,7 +137,7 @@ func (s *Store) LedgerSnapshot(ctx context.Context, asOf time.Time) (*marketplac
 	var position uint64
 	if err := s.conn.QueryRow(ctx, `
 SELECT count(), max(as_of), argMax(position, (as_of, saved_at)), argMax(saved_at, (as_of, saved_at))
-FROM ledger_snapshots WHERE as_of <= ?`, asOf).Scan(&n, &at, &position, &savedAt); err != nil {
+FROM ledger_snapshots WHERE toUnixTimestamp64Nano(as_of) <= ?`, asOf.UnixNano()).Scan(&n, &at, &position, &savedAt); err != nil {
 		return nil, fmt.Errorf("reading the ledger snapshot header: %w", err)
 	}
 	if n == 0 {
@@ -157,7 +159,7 @@ FROM ledger_snapshots WHERE as_of <= ?`, asOf).Scan(&n, &at, &position, &savedAt
 func (s *Store) readSnapshotPairs(ctx context.Context, snap *marketplace.Snapshot, savedAt time.Time) error {
 	rows, err := s.conn.Query(ctx, `
 SELECT provider, currency, held, available, paid, last_payout_id, last_payout_at, opening
-FROM ledger_snapshot_pairs FINAL WHERE as_of = ? AND saved_at = ? ORDER BY provider, currency`, snap.At, savedAt)
+FROM ledger_snapshot_pairs FINAL WHERE toUnixTimestamp64Nano(as_of) = ? AND toUnixTimestamp64Nano(saved_at) = ? ORDER BY provider, currency`, snap.At.UnixNano(), savedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("querying snapshot balances: %w", err)
 	}
@@ -184,7 +186,7 @@ FROM ledger_snapshot_pairs FINAL WHERE as_of = ? AND saved_at = ? ORDER BY provi
 	}
 	lrows, err := s.conn.Query(ctx, `
 SELECT provider, currency, kind, at, order_id, course_id, refund_id, payout_id, entry_id, amount
-FROM ledger_snapshot_lines FINAL WHERE as_of = ? AND saved_at = ? ORDER BY provider, currency, line_no`, snap.At, savedAt)
+FROM ledger_snapshot_lines FINAL WHERE toUnixTimestamp64Nano(as_of) = ? AND toUnixTimestamp64Nano(saved_at) = ? ORDER BY provider, currency, line_no`, snap.At.UnixNano(), savedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("querying snapshot statement lines: %w", err)
 	}
@@ -208,7 +210,7 @@ FROM ledger_snapshot_lines FINAL WHERE as_of = ? AND saved_at = ? ORDER BY provi
 func (s *Store) readSnapshotOrders(ctx context.Context, snap *marketplace.Snapshot, savedAt time.Time) error {
 	rows, err := s.conn.Query(ctx, `
 SELECT provider, order_id, refund_no, event_id, refund_id, at, currency, gross, tax, amount, buyer_id, course_id
-FROM ledger_snapshot_orders FINAL WHERE as_of = ? AND saved_at = ? ORDER BY provider, order_id, refund_no`, snap.At, savedAt)
+FROM ledger_snapshot_orders FINAL WHERE toUnixTimestamp64Nano(as_of) = ? AND toUnixTimestamp64Nano(saved_at) = ? ORDER BY provider, order_id, refund_no`, snap.At.UnixNano(), savedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("querying snapshot orders: %w", err)
 	}
@@ -247,7 +249,7 @@ FROM ledger_snapshot_orders FINAL WHERE as_of = ? AND saved_at = ? ORDER BY prov
 
 func (s *Store) readSnapshotKYCAndPayouts(ctx context.Context, snap *marketplace.Snapshot, savedAt time.Time) error {
 	rows, err := s.conn.Query(ctx, `
-SELECT provider, at, verified, stripe_account, event_id FROM ledger_snapshot_kyc FINAL WHERE as_of = ? AND saved_at = ? ORDER BY provider`, snap.At, savedAt)
+SELECT provider, at, verified, stripe_account, event_id FROM ledger_snapshot_kyc FINAL WHERE toUnixTimestamp64Nano(as_of) = ? AND toUnixTimestamp64Nano(saved_at) = ? ORDER BY provider`, snap.At.UnixNano(), savedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("querying snapshot KYC: %w", err)
 	}
@@ -266,7 +268,7 @@ SELECT provider, at, verified, stripe_account, event_id FROM ledger_snapshot_kyc
 	}
 	prows, err := s.conn.Query(ctx, `
 SELECT payout_id, provider, currency, at, amount, account, failed_at
-FROM ledger_snapshot_payouts FINAL WHERE as_of = ? AND saved_at = ? ORDER BY at, payout_id`, snap.At, savedAt)
+FROM ledger_snapshot_payouts FINAL WHERE toUnixTimestamp64Nano(as_of) = ? AND toUnixTimestamp64Nano(saved_at) = ? ORDER BY at, payout_id`, snap.At.UnixNano(), savedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("querying snapshot payouts: %w", err)
 	}
@@ -298,8 +300,8 @@ func (s *Store) EventsAfter(ctx context.Context, position uint64, at time.Time) 
 SELECT stream_seq, payload
 FROM events FINAL
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
-  AND (stream_seq > ? OR time > ?)
-ORDER BY time, stream_seq`, position, orNoTime(at))
+  AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
+ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
 	return out, err
 }
 
@@ -330,6 +332,6 @@ func (s *Store) LedgerEntriesOf(ctx context.Context, providers []string, after t
 	return s.ledgerEntries(pctx, `
 SELECT entry_id, kind, provider, currency, amount, bucket, at, order_id, refund_id, payout_id, revises
 FROM ledger FINAL
-WHERE provider IN (SELECT key FROM rederived_providers) OR at > ?
-ORDER BY provider, currency, recorded_at, entry_id`, after)
+WHERE provider IN (SELECT key FROM rederived_providers) OR toUnixTimestamp64Nano(at) > ?
+ORDER BY provider, currency, recorded_at, entry_id`, after.UnixNano())
 }

@@ -97,12 +97,12 @@ func (c *continued) add(in *marketplace.Input, stored []StoredEvent) error {
 // read back as recorded; a crash after it leaves a snapshot that counts
 // them: either way a retry pays nothing twice.
 func (s *Service) decideContinued(ctx context.Context, asOf time.Time) error {
-	start := time.Now()
+	took := stages{last: time.Now()}
 	c, err := s.advance(ctx, asOf)
 	if err != nil {
 		return err
 	}
-	derivedAt := time.Now()
+	took.mark("derive")
 	if err := s.reject(ctx, &c.derived, asOf); err != nil {
 		return err
 	}
@@ -110,6 +110,7 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) error {
 	if err != nil {
 		return fmt.Errorf("running payouts: %w", err)
 	}
+	took.mark("decide")
 	var stored []marketplace.Entry
 	if c.from == nil {
 		stored, err = s.cfg.Store.LedgerEntries(ctx)
@@ -121,6 +122,7 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) error {
 	}
 	upTo := slices.DeleteFunc(slices.Clone(c.ledger.Entries), func(e marketplace.Entry) bool { return e.At.After(asOf) })
 	appended := append(marketplace.Reconcile(stored, upTo), marketplace.PayoutEntries(run.Payouts)...)
+	took.mark("reconcile")
 	if err := s.cfg.Store.AppendLedger(ctx, appended); err != nil {
 		return err
 	}
@@ -131,6 +133,7 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) error {
 	if err := s.cfg.Store.SavePayouts(ctx, saved); err != nil {
 		return err
 	}
+	took.mark("append")
 	next, err := c.ledger.Snapshot(asOf, run.Payouts)
 	if err != nil {
 		return fmt.Errorf("taking the ledger snapshot: %w", err)
@@ -139,15 +142,38 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) error {
 	if err := s.cfg.Snapshots.SaveLedgerSnapshot(ctx, next, s.cfg.Now()); err != nil {
 		return err
 	}
+	took.mark("snapshot")
 	if err := s.cfg.Store.RecordPayoutRun(ctx, asOf, s.cfg.Now(), len(run.Payouts)); err != nil {
 		return err
 	}
 	s.cfg.Metrics.Runs.Inc()
-	s.log.Info().Time("as_of", asOf).Int("payouts", len(run.Payouts)).Int("carried", len(run.Carried)).
+	ev := s.log.Info().Time("as_of", asOf).Int("payouts", len(run.Payouts)).Int("carried", len(run.Carried)).
 		Int("ledger_entries", len(appended)).Int("rederived_providers", len(c.ledger.Rederived())).
-		Dur("derive", derivedAt.Sub(start)).Dur("store", time.Since(derivedAt)).
-		Msg("payout run from snapshot")
+		Int("snapshot_orders", len(next.Orders)).Uint64("read_through", c.position).Uint64("stored_through", c.through).
+		Uint64("position", next.Position)
+	for _, st := range took.list {
+		ev = ev.Dur(st.name, st.took)
+	}
+	ev.Msg("payout run from snapshot")
 	return nil
+}
+
+// stages times the steps of a run for its log line.
+type stages struct {
+	last time.Time
+	list []struct {
+		name string
+		took time.Duration
+	}
+}
+
+func (t *stages) mark(name string) {
+	now := time.Now()
+	t.list = append(t.list, struct {
+		name string
+		took time.Duration
+	}{name, now.Sub(t.last)})
+	t.last = now
 }
 
 // nextPosition is the position the next snapshot claims: the highest

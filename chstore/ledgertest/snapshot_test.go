@@ -149,7 +149,8 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 	if len(first.Pairs) != 2 || len(first.Orders) != 3 || len(first.Pairs[0].Lines) == 0 {
 		t.Fatalf("the snapshot under test lacks parts: %s", dump(first))
 	}
-	if err := st.SaveLedgerSnapshot(ctx, first, ts("2026-12-01T00:05:00Z")); err != nil {
+	// saved at an instant with nanoseconds, as a run's clock gives
+	if err := st.SaveLedgerSnapshot(ctx, first, ts("2026-12-01T00:05:00.123456789Z")); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.LedgerSnapshot(ctx, dec1)
