@@ -86,6 +86,22 @@ func (s *Store) writePayoutRows(ctx context.Context, ps []payouts.Payout, versio
 // Payouts returns the latest version of every payout of provider (all
 // providers when empty), with statements, oldest first.
 func (s *Store) Payouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
+	out, err := s.payoutRows(ctx, provider)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	return s.withStatements(ctx, out)
+}
+
+// RecordedPayouts returns the latest version of every payout, without
+// statements: what a payout run continued from a snapshot needs.
+func (s *Store) RecordedPayouts(ctx context.Context) ([]payouts.Payout, error) {
+	return s.payoutRows(ctx, "")
+}
+
+// payoutRows reads the latest version of the payouts of provider (all
+// when empty), oldest first.
+func (s *Store) payoutRows(ctx context.Context, provider string) ([]payouts.Payout, error) {
 	rows, err := s.conn.Query(ctx, `
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
 FROM payouts FINAL
@@ -96,7 +112,6 @@ ORDER BY as_of, provider, currency`, provider, provider)
 	}
 	defer rows.Close()
 	var out []payouts.Payout
-	index := map[string]int{}
 	for rows.Next() {
 		var p payouts.Payout
 		if err := rows.Scan(&p.ID, &p.Provider, &p.Currency, &p.Amount, &p.AsOf, &p.Account, &p.Status, &p.StatusReason, &p.StripeTransferID, &p.FailedAt); err != nil {
@@ -107,11 +122,16 @@ ORDER BY as_of, provider, currency`, provider, provider)
 			p.FailedAt = time.Time{}
 		}
 		p.FailedAt = p.FailedAt.UTC()
-		index[p.ID] = len(out)
 		out = append(out, p)
 	}
-	if err := rows.Err(); err != nil || len(out) == 0 {
-		return out, err
+	return out, rows.Err()
+}
+
+// withStatements reads the statement lines of the payouts out.
+func (s *Store) withStatements(ctx context.Context, out []payouts.Payout) ([]payouts.Payout, error) {
+	index := make(map[string]int, len(out))
+	for i, p := range out {
+		index[p.ID] = i
 	}
 	ids := make([]string, len(out))
 	for i, p := range out {

@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -321,6 +322,24 @@ ORDER BY time, stream_seq`)
 	return out, err
 }
 
+// OrderEvents returns the sales and refunds naming one of orderIDs that a
+// snapshot at position, as of at, counted: stored at or before position
+// and dated at or before at.
+func (s *Store) OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]payouts.StoredEvent, error) {
+	octx, err := withKeys(ctx, "named_orders", "String", orderIDs)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := s.marketplaceEvents(octx, false, `
+SELECT stream_seq, payload
+FROM events FINAL
+WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued')
+  AND order_id IN (SELECT key FROM named_orders)
+  AND stream_seq <= ? AND toUnixTimestamp64Nano(time) <= ?
+ORDER BY time, stream_seq`, position, at.UnixNano())
+	return out, err
+}
+
 // LedgerEntriesOf returns the stored ledger entries of providers, and
 // every stored entry dated after after: the ones a run continued from a
 // snapshot derives again (marketplace.Ledger.Rederives).
@@ -329,9 +348,21 @@ func (s *Store) LedgerEntriesOf(ctx context.Context, providers []string, after t
 	if err != nil {
 		return nil, err
 	}
-	return s.ledgerEntries(pctx, `
+	// Without FINAL: rows of one entry id are identical (a re-append of a
+	// deterministic entry), so one of each is kept here, and the filter
+	// on at reads that column only instead of merging the whole ledger.
+	rows, err := s.ledgerEntries(pctx, `
 SELECT entry_id, kind, provider, currency, amount, bucket, at, order_id, refund_id, payout_id, revises
-FROM ledger FINAL
+FROM ledger
 WHERE provider IN (SELECT key FROM rederived_providers) OR toUnixTimestamp64Nano(at) > ?
 ORDER BY provider, currency, recorded_at, entry_id`, after.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(rows))
+	return slices.DeleteFunc(rows, func(e marketplace.Entry) bool {
+		dup := seen[e.ID]
+		seen[e.ID] = true
+		return dup
+	}), nil
 }

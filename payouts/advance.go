@@ -47,7 +47,7 @@ func (s *Service) advance(ctx context.Context, asOf time.Time) (*continued, erro
 	if err := c.add(&delta, stored); err != nil {
 		return nil, err
 	}
-	recorded, err := s.cfg.Store.Payouts(ctx, "")
+	recorded, err := s.cfg.Snapshots.RecordedPayouts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading payouts: %w", err)
 	}
@@ -58,15 +58,25 @@ func (s *Service) advance(ctx context.Context, asOf time.Time) (*continued, erro
 		}
 		delta.Payouts = append(delta.Payouts, mp)
 	}
-	history := func(providers []string) (marketplace.Input, error) {
-		events, err := s.cfg.Snapshots.ProvidersEvents(ctx, providers)
-		if err != nil {
-			return marketplace.Input{}, err
-		}
-		var in marketplace.Input
-		return in, c.add(&in, events)
+	src := marketplace.Source{
+		History: func(providers []string) (marketplace.Input, error) {
+			events, err := s.cfg.Snapshots.ProvidersEvents(ctx, providers)
+			if err != nil {
+				return marketplace.Input{}, err
+			}
+			var in marketplace.Input
+			return in, c.add(&in, events)
+		},
+		Orders: func(ids []string) (marketplace.Input, error) {
+			events, err := s.cfg.Snapshots.OrderEvents(ctx, ids, snap.Position, snap.At)
+			if err != nil {
+				return marketplace.Input{}, err
+			}
+			var in marketplace.Input
+			return in, c.add(&in, events)
+		},
 	}
-	if c.ledger, err = marketplace.Advance(s.cfg.Book.Marketplace, snap, delta, history); err != nil {
+	if c.ledger, err = marketplace.Advance(s.cfg.Book.Marketplace, snap, delta, src); err != nil {
 		return nil, fmt.Errorf("continuing the ledger: %w", err)
 	}
 	return c, nil

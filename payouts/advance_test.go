@@ -82,6 +82,26 @@ func (f *fakeSnapshots) ProvidersEvents(_ context.Context, providers []string) (
 	return out, nil
 }
 
+func (f *fakeSnapshots) OrderEvents(_ context.Context, ids []string, position uint64, at time.Time) ([]StoredEvent, error) {
+	f.events.mu.Lock()
+	defer f.events.mu.Unlock()
+	var out []StoredEvent
+	for _, e := range f.events.events {
+		if e.order != "" && slices.Contains(ids, e.order) && e.Seq <= position && !e.at.After(at) {
+			out = append(out, e.StoredEvent)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSnapshots) RecordedPayouts(ctx context.Context) ([]Payout, error) {
+	ps, err := f.store.Payouts(ctx, "")
+	for i := range ps {
+		ps[i].Statement = nil
+	}
+	return ps, err
+}
+
 func (f *fakeSnapshots) LedgerEntriesOf(_ context.Context, providers []string, after time.Time) ([]marketplace.Entry, error) {
 	f.store.mu.Lock()
 	defer f.store.mu.Unlock()

@@ -97,6 +97,13 @@ type LedgerSnapshots interface {
 	// ProvidersEvents returns every marketplace event whose subject is one
 	// of providers, whatever its time.
 	ProvidersEvents(ctx context.Context, providers []string) ([]StoredEvent, error)
+	// OrderEvents returns the sales and refunds naming one of orderIDs
+	// that a snapshot at position, as of at, counted: stored at or before
+	// position and dated at or before at.
+	OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]StoredEvent, error)
+	// RecordedPayouts returns the latest state of every payout, without
+	// statements.
+	RecordedPayouts(ctx context.Context) ([]Payout, error)
 	// LedgerEntriesOf returns the stored ledger entries of providers and
 	// every stored entry dated after after.
 	LedgerEntriesOf(ctx context.Context, providers []string, after time.Time) ([]marketplace.Entry, error)

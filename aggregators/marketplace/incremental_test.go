@@ -125,13 +125,8 @@ func checkIncremental(t *rapid.T, ties bool) {
 			delta = visible(func(e stored) bool { return uint64(e.seq) > last || e.at().After(since) })
 		}
 		var asked []string
-		history := func(providers []string) (marketplace.Input, error) {
-			asked = append(asked, providers...)
-			in := visible(func(e stored) bool { return slices.Contains(providers, e.provider()) })
-			in.Payouts = nil
-			return in, nil
-		}
-		inc, err := marketplace.Advance(terms, snap, delta, history)
+		src := sourceOf(events, position, snap, &asked)
+		inc, err := marketplace.Advance(terms, snap, delta, src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +211,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 		}
 		// a re-run of the same instant from its own snapshot pays nothing
 		// more (a crash after the snapshot was stored, before the run was)
-		again, err := marketplace.Advance(terms, next, visible(func(e stored) bool { return e.at().After(T) }), history)
+		again, err := marketplace.Advance(terms, next, visible(func(e stored) bool { return e.at().After(T) }), sourceOf(events, position, next, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,6 +233,43 @@ func checkIncremental(t *rapid.T, ties bool) {
 		}
 
 		snap = next
+	}
+}
+
+// sourceOf is the Source of a run that read the events stored up to
+// position, continuing snap: a provider's history is every event of it
+// stored so far; an order's events are those the snapshot counted.
+func sourceOf(events []stored, position int, snap *marketplace.Snapshot, asked *[]string) marketplace.Source {
+	pick := func(keep func(stored) bool) marketplace.Input {
+		var in marketplace.Input
+		for _, e := range events {
+			if e.seq <= position && keep(e) {
+				e.addTo(&in)
+			}
+		}
+		return in
+	}
+	return marketplace.Source{
+		History: func(providers []string) (marketplace.Input, error) {
+			if asked != nil {
+				*asked = append(*asked, providers...)
+			}
+			return pick(func(e stored) bool { return slices.Contains(providers, e.provider()) }), nil
+		},
+		Orders: func(ids []string) (marketplace.Input, error) {
+			return pick(func(e stored) bool {
+				var order string
+				switch {
+				case e.sale != nil:
+					order = e.sale.OrderID
+				case e.refund != nil:
+					order = e.refund.OrderID
+				default:
+					return false
+				}
+				return slices.Contains(ids, order) && uint64(e.seq) <= snap.Position && !e.at().After(snap.At)
+			}), nil
+		},
 	}
 }
 

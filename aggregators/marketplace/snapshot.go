@@ -30,10 +30,12 @@ type Snapshot struct {
 	// Pairs are the balances and open statement windows of every provider
 	// and currency with a ledger entry by At, by provider then currency.
 	Pairs []PairState
-	// Orders are every accepted sale dated at or before At with its
-	// accepted refunds dated at or before At, in effect order, by order
-	// id. Only Sale and Refunds are read back; the other fields are
-	// worked out again.
+	// Orders are the accepted sales dated at or before At and still held
+	// at At (released after it), with their accepted refunds dated at or
+	// before At, in effect order, by order id. Older orders are read from
+	// their events when a later event names them ([Source.Orders]). Only
+	// Sale and Refunds are read back; the other fields are worked out
+	// again.
 	Orders []OrderState
 	// KYC is, per provider, the KYC change in force at At (a revocation
 	// too), by provider.
@@ -64,11 +66,20 @@ type PairState struct {
 	Lines []StatementLine
 }
 
-// History loads every sale, refund and KYC change of the given providers,
-// whatever their time, as stored up to the same position as the delta
-// given to [Advance]. Events of other providers in its result are
-// ignored.
-type History func(providers []string) (Input, error)
+// Source loads for [Advance] what neither the snapshot nor the delta
+// holds. The engine calls it, and does no I/O itself.
+type Source struct {
+	// History returns every sale, refund and KYC change whose provider
+	// (subject) is one of providers, whatever its time, as stored up to
+	// the delta's position. Events of other providers are ignored.
+	History func(providers []string) (Input, error)
+	// Orders returns every sale and refund naming one of orderIDs that
+	// the snapshot counted: stored at or before its Position and dated
+	// at or before its At. (The snapshot keeps only orders still held;
+	// a refund or a sale after it naming an older order reads that
+	// order's events.) Events of other orders are ignored.
+	Orders func(orderIDs []string) (Input, error)
+}
 
 // base is what a ledger continued by [Advance] starts from.
 type base struct {
@@ -119,7 +130,7 @@ func (l *Ledger) basePair(k pair) (*PairState, bool) {
 // rejections among delta's events and the histories loaded: an event
 // rejected before the snapshot is not reported again. Balances and runs
 // must be asked for instants at or after snap.At.
-func Advance(m pricebook.Marketplace, snap *Snapshot, delta Input, history History) (*Ledger, error) {
+func Advance(m pricebook.Marketplace, snap *Snapshot, delta Input, src Source) (*Ledger, error) {
 	if snap == nil {
 		return Derive(m, delta)
 	}
@@ -130,10 +141,11 @@ func Advance(m pricebook.Marketplace, snap *Snapshot, delta Input, history Histo
 		return nil, err
 	}
 	at := snap.At.UTC()
-	group, hist, err := rederive(snap, at, delta, history)
-	if err != nil {
+	r := newRederivation(m, snap, at, delta, src)
+	if err := r.run(); err != nil {
 		return nil, err
 	}
+	group, hist := r.group, r.hist
 
 	in := Input{Sales: hist.Sales, Refunds: hist.Refunds, KYC: hist.KYC, Payouts: delta.Payouts}
 	for _, s := range delta.Sales {
@@ -172,6 +184,11 @@ func Advance(m pricebook.Marketplace, snap *Snapshot, delta Input, history Histo
 			sd.orders = append(sd.orders, seedOrder(m, o))
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(r.released)) {
+		if o := r.released[id]; !group[o.Sale.Provider] {
+			sd.orders = append(sd.orders, seedOrder(m, o))
+		}
+	}
 	for _, k := range snap.KYC {
 		if !group[k.Provider] {
 			sd.kyc = append(sd.kyc, k)
@@ -180,40 +197,68 @@ func Advance(m pricebook.Marketplace, snap *Snapshot, delta Input, history Histo
 	return build(m, in, sd)
 }
 
-// rederive finds the providers to derive again from their whole history
-// (see [Advance]) and loads it.
-func rederive(snap *Snapshot, at time.Time, delta Input, history History) (map[string]bool, Input, error) {
-	owner := make(map[string]string, len(snap.Orders))
-	ordersOf := make(map[string][]string)
+// rederivation finds the providers to derive again from their whole
+// history (see [Advance]), loads it, and reads the older orders the delta
+// names.
+type rederivation struct {
+	m     pricebook.Marketplace
+	snap  *Snapshot
+	at    time.Time
+	delta Input
+	src   Source
+
+	held     map[string]bool     // order ids the snapshot holds
+	owner    map[string]string   // order id → provider of its accepted sale, as far as known
+	ordersOf map[string][]string // provider → its orders held in the snapshot
+	namers   map[string][]string // order id → providers naming it in delta
+	fetched  map[string]bool     // order ids asked of src.Orders
+	released map[string]*OrderState
+
+	group map[string]bool
+	hist  Input
+}
+
+func newRederivation(m pricebook.Marketplace, snap *Snapshot, at time.Time, delta Input, src Source) *rederivation {
+	r := &rederivation{m: m, snap: snap, at: at, delta: delta, src: src,
+		held: make(map[string]bool, len(snap.Orders)), owner: make(map[string]string, len(snap.Orders)),
+		ordersOf: make(map[string][]string), namers: make(map[string][]string), fetched: make(map[string]bool),
+		released: make(map[string]*OrderState), group: make(map[string]bool)}
 	for _, o := range snap.Orders {
-		owner[o.Sale.OrderID] = o.Sale.Provider
-		ordersOf[o.Sale.Provider] = append(ordersOf[o.Sale.Provider], o.Sale.OrderID)
+		r.held[o.Sale.OrderID] = true
+		r.owner[o.Sale.OrderID] = o.Sale.Provider
+		r.ordersOf[o.Sale.Provider] = append(r.ordersOf[o.Sale.Provider], o.Sale.OrderID)
 	}
-	namers := make(map[string][]string) // order id → providers naming it in delta
+	return r
+}
+
+func (r *rederivation) run() error {
 	dirty := make(map[string]bool)
-	for _, s := range delta.Sales {
-		namers[s.OrderID] = append(namers[s.OrderID], s.Provider)
-		if !s.At.After(at) {
+	var named []string
+	for _, s := range r.delta.Sales {
+		r.namers[s.OrderID] = append(r.namers[s.OrderID], s.Provider)
+		named = append(named, s.OrderID)
+		if !s.At.After(r.at) {
 			dirty[s.Provider] = true
 		}
 	}
-	for _, r := range delta.Refunds {
-		namers[r.OrderID] = append(namers[r.OrderID], r.Provider)
-		if !r.At.After(at) {
-			dirty[r.Provider] = true
+	for _, rf := range r.delta.Refunds {
+		r.namers[rf.OrderID] = append(r.namers[rf.OrderID], rf.Provider)
+		named = append(named, rf.OrderID)
+		if !rf.At.After(r.at) {
+			dirty[rf.Provider] = true
 		}
 	}
-	counted := make(map[string]*Payout, len(snap.Payouts))
-	for i := range snap.Payouts {
-		counted[snap.Payouts[i].ID] = &snap.Payouts[i]
+	counted := make(map[string]*Payout, len(r.snap.Payouts))
+	for i := range r.snap.Payouts {
+		counted[r.snap.Payouts[i].ID] = &r.snap.Payouts[i]
 	}
 	seen := make(map[string]bool, len(counted))
-	for _, p := range delta.Payouts {
-		if p.At.After(at) {
+	for _, p := range r.delta.Payouts {
+		if p.At.After(r.at) {
 			continue
 		}
 		seen[p.ID] = true
-		if c, ok := counted[p.ID]; !ok || !countedAs(c, p, at) {
+		if c, ok := counted[p.ID]; !ok || !countedAs(c, p, r.at) {
 			dirty[p.Provider] = true
 		}
 	}
@@ -222,66 +267,114 @@ func rederive(snap *Snapshot, at time.Time, delta Input, history History) (map[s
 			dirty[c.Provider] = true
 		}
 	}
+	// The older orders the delta names: their state as the snapshot had
+	// it, and who owns them.
+	if err := r.fetch(named); err != nil {
+		return err
+	}
 
-	group := make(map[string]bool, len(dirty))
-	var hist Input
 	pending := sortedKeys(dirty)
 	for len(pending) > 0 {
-		loaded, err := history(pending)
+		loaded, err := r.src.History(pending)
 		if err != nil {
-			return nil, Input{}, fmt.Errorf("loading the history of %d providers: %w", len(pending), err)
-		}
-		for _, p := range pending {
-			group[p] = true
-		}
-		next := make(map[string]bool)
-		name := func(order string) {
-			if p, ok := owner[order]; ok && !group[p] {
-				next[p] = true
-			}
-			for _, p := range namers[order] {
-				if !group[p] {
-					next[p] = true
-				}
-			}
+			return fmt.Errorf("loading the history of %d providers: %w", len(pending), err)
 		}
 		isNew := make(map[string]bool, len(pending))
 		for _, p := range pending {
-			isNew[p] = true
-			for _, order := range ordersOf[p] {
-				name(order)
-			}
+			r.group[p], isNew[p] = true, true
+		}
+		var named []string
+		for _, p := range pending {
+			named = append(named, r.ordersOf[p]...)
 		}
 		for _, s := range loaded.Sales {
 			if isNew[s.Provider] {
-				hist.Sales = append(hist.Sales, s)
-				name(s.OrderID)
+				r.hist.Sales = append(r.hist.Sales, s)
+				named = append(named, s.OrderID)
 			}
 		}
-		for _, r := range loaded.Refunds {
-			if isNew[r.Provider] {
-				hist.Refunds = append(hist.Refunds, r)
-				name(r.OrderID)
+		for _, rf := range loaded.Refunds {
+			if isNew[rf.Provider] {
+				r.hist.Refunds = append(r.hist.Refunds, rf)
+				named = append(named, rf.OrderID)
 			}
 		}
 		for _, k := range loaded.KYC {
 			if isNew[k.Provider] {
-				hist.KYC = append(hist.KYC, k)
+				r.hist.KYC = append(r.hist.KYC, k)
 			}
 		}
-		for _, s := range delta.Sales {
+		for _, s := range r.delta.Sales {
 			if isNew[s.Provider] {
-				name(s.OrderID)
+				named = append(named, s.OrderID)
 			}
 		}
-		for _, r := range delta.Refunds {
-			if isNew[r.Provider] {
-				name(r.OrderID)
+		for _, rf := range r.delta.Refunds {
+			if isNew[rf.Provider] {
+				named = append(named, rf.OrderID)
+			}
+		}
+		if err := r.fetch(named); err != nil {
+			return err
+		}
+		next := make(map[string]bool)
+		for _, order := range named {
+			if p, ok := r.owner[order]; ok && !r.group[p] {
+				next[p] = true
+			}
+			for _, p := range r.namers[order] {
+				if !r.group[p] {
+					next[p] = true
+				}
 			}
 		}
 		pending = sortedKeys(next)
 	}
-	return group, hist, nil
+	return nil
+}
+
+// fetch reads the orders among ids that the snapshot does not hold and
+// were not read yet, and derives each one's state as of the snapshot:
+// whether and by whom it was sold, and its accepted refunds. An order is
+// a ledger of its own events only (which sale of an order id wins, and
+// which refunds of it are accepted, depend on nothing else).
+func (r *rederivation) fetch(ids []string) error {
+	var need []string
+	want := make(map[string]bool)
+	for _, id := range ids {
+		if id != "" && !r.held[id] && !r.fetched[id] {
+			r.fetched[id], want[id] = true, true
+			need = append(need, id)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	slices.Sort(need)
+	in, err := r.src.Orders(need)
+	if err != nil {
+		return fmt.Errorf("loading %d orders: %w", len(need), err)
+	}
+	var own Input
+	for _, s := range in.Sales {
+		if want[s.OrderID] && !s.At.After(r.at) {
+			own.Sales = append(own.Sales, s)
+		}
+	}
+	for _, rf := range in.Refunds {
+		if want[rf.OrderID] && !rf.At.After(r.at) {
+			own.Refunds = append(own.Refunds, rf)
+		}
+	}
+	l, err := build(r.m, own, nil)
+	if err != nil {
+		return fmt.Errorf("deriving %d orders: %w", len(need), err)
+	}
+	for id, o := range l.orders {
+		r.released[id] = o
+		r.owner[id] = o.Sale.Provider
+	}
+	return nil
 }
 
 // countedAs reports whether the recorded payout p is the one the snapshot
@@ -425,8 +518,8 @@ func (l *Ledger) Snapshot(at time.Time, made []Payout) (*Snapshot, error) {
 	}
 
 	for _, o := range l.orders {
-		if o.Sale.At.After(at) {
-			continue
+		if o.Sale.At.After(at) || !o.ReleaseAt.After(at) {
+			continue // not sold yet, or released: read from its events when named again
 		}
 		s := OrderState{Sale: o.Sale, Original: o.Original, Current: o.Original, Refunded: o.Sale.Currency.Round(decimal.Zero), ReleaseAt: o.ReleaseAt}
 		for _, r := range o.Refunds {

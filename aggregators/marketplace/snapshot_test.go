@@ -62,12 +62,23 @@ func TestAdvanceLateRefundAfterPayout(t *testing.T) {
 			KYC:     first.KYC[:1],
 		}, nil
 	}
-	l2, err := marketplace.Advance(terms, snap, delta, history)
+	// The snapshot keeps held orders only (o3, released Nov 24): o1,
+	// named by the refund, is read from its events as the snapshot
+	// counted them (o2 is new).
+	var asked []string
+	orders := func(ids []string) (marketplace.Input, error) {
+		asked = append(asked, ids...)
+		return marketplace.Input{Sales: first.Sales[:1]}, nil
+	}
+	l2, err := marketplace.Advance(terms, snap, delta, marketplace.Source{History: history, Orders: orders})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := l2.Rederived(); !slices.Equal(got, []string{"p1"}) {
 		t.Fatalf("re-derived %v", got)
+	}
+	if !slices.Equal(asked, []string{"o1", "o2"}) || len(snap.Orders) != 1 || snap.Orders[0].Sale.OrderID != "o3" {
+		t.Fatalf("orders read %v; snapshot orders %+v", asked, snap.Orders)
 	}
 	b := l2.Balance("p1", usd, ts("2026-11-20"))
 	eq(t, "p1 available after the first payout", b.Available, "-42.50")
@@ -105,20 +116,20 @@ func TestAdvanceLateRefundAfterPayout(t *testing.T) {
 }
 
 func TestAdvanceRefusesAnEarlierSnapshot(t *testing.T) {
-	l1 := derive(t, marketplace.Input{Sales: []marketplace.Sale{sale("p1", "o1", "2026-11-01T10:00:00Z", usd, "10.00", "0")}})
+	l1 := derive(t, marketplace.Input{Sales: []marketplace.Sale{sale("p1", "o1", "2026-11-10T10:00:00Z", usd, "10.00", "0")}})
 	snap, err := l1.Snapshot(ts("2026-11-20"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := marketplace.Advance(terms, snap, marketplace.Input{}, nil)
+	l2, err := marketplace.Advance(terms, snap, marketplace.Input{}, marketplace.Source{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l2.Snapshot(ts("2026-11-19"), nil); !errors.Is(err, marketplace.ErrInvalidSnapshot) {
 		t.Fatalf("snapshot before the one continued: %v", err)
 	}
-	snap.At = snap.At.AddDate(0, 0, -30) // o1 is now after the snapshot's time
-	if _, err := marketplace.Advance(terms, snap, marketplace.Input{}, nil); !errors.Is(err, marketplace.ErrInvalidSnapshot) {
+	snap.At = snap.At.AddDate(0, 0, -30) // o1, held at Nov 20, is now after the snapshot's time
+	if _, err := marketplace.Advance(terms, snap, marketplace.Input{}, marketplace.Source{}); !errors.Is(err, marketplace.ErrInvalidSnapshot) {
 		t.Fatalf("order after the snapshot's time: %v", err)
 	}
 }
