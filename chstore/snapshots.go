@@ -295,11 +295,13 @@ FROM ledger_snapshot_payouts FINAL WHERE toUnixTimestamp64Nano(as_of) = ? AND to
 
 // EventsAfter returns the marketplace events a snapshot at position, as
 // of at, does not hold: stored after position or dated after at (every
-// one with zero arguments).
+// one with zero arguments). It reads without FINAL, which would merge the
+// whole table's keys: copies of a row (a redelivered insert, not merged
+// yet) may come twice, and the caller counts an identity once.
 func (s *Store) EventsAfter(ctx context.Context, position uint64, at time.Time) ([]payouts.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT stream_seq, payload
-FROM events FINAL
+FROM events
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
   AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
 ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
@@ -324,7 +326,7 @@ ORDER BY time, stream_seq`)
 
 // OrderEvents returns the sales and refunds naming one of orderIDs that a
 // snapshot at position, as of at, counted: stored at or before position
-// and dated at or before at.
+// and dated at or before at. Like EventsAfter, without FINAL.
 func (s *Store) OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]payouts.StoredEvent, error) {
 	octx, err := withKeys(ctx, "named_orders", "String", orderIDs)
 	if err != nil {
@@ -332,7 +334,7 @@ func (s *Store) OrderEvents(ctx context.Context, orderIDs []string, position uin
 	}
 	out, _, err := s.marketplaceEvents(octx, false, `
 SELECT stream_seq, payload
-FROM events FINAL
+FROM events
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued')
   AND order_id IN (SELECT key FROM named_orders)
   AND stream_seq <= ? AND toUnixTimestamp64Nano(time) <= ?

@@ -83,17 +83,25 @@ func (s *Service) advance(ctx context.Context, asOf time.Time) (*continued, erro
 }
 
 // add decodes stored events into in, remembering their sequences and the
-// highest one.
+// highest one. An event read twice in one answer (the event source may
+// read without folding copies of a row, see chstore.EventsAfter) counts
+// once.
 func (c *continued) add(in *marketplace.Input, stored []StoredEvent) error {
+	seen := make(map[string]bool, len(stored))
 	for _, se := range stored {
 		e, err := schemas.Decode(se.Payload)
 		if err != nil {
 			return fmt.Errorf("decoding stored event %d: %w", se.Seq, err)
 		}
+		id := e.Identity().MsgID()
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		if err := in.AddEvent(e); err != nil {
 			return err
 		}
-		c.seqOf[e.Identity().MsgID()] = se.Seq
+		c.seqOf[id] = se.Seq
 		c.position = max(c.position, se.Seq)
 	}
 	return nil

@@ -92,7 +92,8 @@ type LedgerSnapshots interface {
 	SaveLedgerSnapshot(ctx context.Context, snap *marketplace.Snapshot, savedAt time.Time) error
 	// EventsAfter returns every marketplace event a snapshot at position,
 	// as of at, does not hold: stored after position (stream sequence) or
-	// dated after at; every one for zero arguments.
+	// dated after at; every one for zero arguments. An event may come
+	// twice (copies of a stored row); the service counts it once.
 	EventsAfter(ctx context.Context, position uint64, at time.Time) ([]StoredEvent, error)
 	// ProvidersEvents returns every marketplace event whose subject is one
 	// of providers, whatever its time.

@@ -40,9 +40,9 @@ type Snapshot struct {
 	// KYC is, per provider, the KYC change in force at At (a revocation
 	// too), by provider.
 	KYC []KYCChange
-	// Payouts are the payouts with time ≤ At as the balances count them:
-	// Status is PayoutFailed with FailedAt when the failure is dated at or
-	// before At, PayoutPaid otherwise. By time then id.
+	// Payouts are the payouts dated at or before At whose failure is
+	// dated at or before At too (status PayoutFailed, FailedAt), by time
+	// then id. The others are in the pairs' Paid and LastPayoutID.
 	Payouts []Payout
 }
 
@@ -248,24 +248,8 @@ func (r *rederivation) run() error {
 			dirty[rf.Provider] = true
 		}
 	}
-	counted := make(map[string]*Payout, len(r.snap.Payouts))
-	for i := range r.snap.Payouts {
-		counted[r.snap.Payouts[i].ID] = &r.snap.Payouts[i]
-	}
-	seen := make(map[string]bool, len(counted))
-	for _, p := range r.delta.Payouts {
-		if p.At.After(r.at) {
-			continue
-		}
-		seen[p.ID] = true
-		if c, ok := counted[p.ID]; !ok || !countedAs(c, p, r.at) {
-			dirty[p.Provider] = true
-		}
-	}
-	for id, c := range counted {
-		if !seen[id] {
-			dirty[c.Provider] = true
-		}
+	for p := range r.payoutsChanged() {
+		dirty[p] = true
 	}
 	// The older orders the delta names: their state as the snapshot had
 	// it, and who owns them.
@@ -274,6 +258,9 @@ func (r *rederivation) run() error {
 	}
 
 	pending := sortedKeys(dirty)
+	if len(pending) > 0 && r.src.History == nil {
+		return fmt.Errorf("continuing the snapshot: %d providers need their history, and the source has none: %w", len(pending), ErrInvalidSnapshot)
+	}
 	for len(pending) > 0 {
 		loaded, err := r.src.History(pending)
 		if err != nil {
@@ -350,6 +337,9 @@ func (r *rederivation) fetch(ids []string) error {
 	if len(need) == 0 {
 		return nil
 	}
+	if r.src.Orders == nil {
+		return fmt.Errorf("continuing the snapshot: %d older orders are named, and the source has none: %w", len(need), ErrInvalidSnapshot)
+	}
 	slices.Sort(need)
 	in, err := r.src.Orders(need)
 	if err != nil {
@@ -377,17 +367,75 @@ func (r *rederivation) fetch(ids []string) error {
 	return nil
 }
 
-// countedAs reports whether the recorded payout p is the one the snapshot
-// counted as c, as of the snapshot's instant at.
-func countedAs(c *Payout, p Payout, at time.Time) bool {
-	failedBy := p.Status == PayoutFailed && !failedAt(p).After(at)
-	switch {
-	case c.Provider != p.Provider || c.Currency != p.Currency || !c.At.Equal(p.At) || !c.Amount.Equal(p.Amount):
-		return false
-	case failedBy != (c.Status == PayoutFailed):
-		return false
+// payoutsChanged returns the providers whose payouts dated at or before
+// the snapshot are not recorded as the snapshot counted them. Per
+// provider and currency it compares what the pair's balances and window
+// rest on: the sum paid net of failures by then (Paid), the latest
+// payout (the window's start), and the failures dated by then, which the
+// snapshot keeps one by one (they are few). Payouts are recorded once and
+// only their status changes, so a payout added or gone changes Paid, and
+// a transfer failed by then is a failure the snapshot lacks.
+func (r *rederivation) payoutsChanged() map[string]bool {
+	type acc struct {
+		paid decimal.Decimal
+		last *Payout
 	}
-	return !failedBy || c.FailedAt.Equal(failedAt(p))
+	recorded := make(map[pair]*acc)
+	changed := make(map[string]bool)
+	failed := make(map[string]*Payout, len(r.snap.Payouts))
+	for i := range r.snap.Payouts {
+		failed[r.snap.Payouts[i].ID] = &r.snap.Payouts[i]
+	}
+	for i := range r.delta.Payouts {
+		p := &r.delta.Payouts[i]
+		if p.At.After(r.at) {
+			continue
+		}
+		k := pair{p.Provider, p.Currency.Code}
+		a := recorded[k]
+		if a == nil {
+			a = &acc{}
+			recorded[k] = a
+		}
+		failedBy := p.Status == PayoutFailed && !failedAt(*p).After(r.at)
+		if !failedBy {
+			a.paid = a.paid.Add(p.Amount)
+		}
+		if a.last == nil || cmp.Or(p.At.Compare(a.last.At), strings.Compare(p.ID, a.last.ID)) > 0 {
+			a.last = p
+		}
+		c, counted := failed[p.ID]
+		switch {
+		case failedBy != counted:
+			changed[p.Provider] = true
+		case counted && (!c.FailedAt.Equal(failedAt(*p)) || !c.Amount.Equal(p.Amount)):
+			changed[p.Provider] = true
+		}
+		delete(failed, p.ID)
+	}
+	for _, c := range failed { // counted failed, not recorded so any more
+		changed[c.Provider] = true
+	}
+	pairs := make(map[pair]bool, len(r.snap.Pairs))
+	for _, ps := range r.snap.Pairs {
+		k := pair{ps.Provider, ps.Currency.Code}
+		pairs[k] = true
+		a := recorded[k]
+		switch {
+		case a == nil:
+			if ps.LastPayoutID != "" || !ps.Paid.IsZero() {
+				changed[ps.Provider] = true
+			}
+		case !a.paid.Equal(ps.Paid) || a.last.ID != ps.LastPayoutID:
+			changed[ps.Provider] = true
+		}
+	}
+	for k := range recorded {
+		if !pairs[k] {
+			changed[k.provider] = true
+		}
+	}
+	return changed
 }
 
 func failedAt(p Payout) time.Time {
@@ -548,20 +596,12 @@ func (l *Ledger) Snapshot(at time.Time, made []Payout) (*Snapshot, error) {
 			if p.At.After(at) {
 				break
 			}
-			c := p
-			c.Lines = nil
-			if c.Status == PayoutFailed && !c.FailedAt.After(at) {
-				c.FailedAt = c.FailedAt.UTC()
-			} else {
-				c.Status, c.FailedAt, c.FailureReason = PayoutPaid, time.Time{}, ""
+			if p.Status == PayoutFailed && !p.FailedAt.After(at) {
+				c := p
+				c.Lines, c.FailedAt = nil, c.FailedAt.UTC()
+				snap.Payouts = append(snap.Payouts, c)
 			}
-			snap.Payouts = append(snap.Payouts, c)
 		}
-	}
-	for _, p := range madeFor {
-		c := *p
-		c.Status, c.Lines, c.FailedAt, c.FailureReason = PayoutPaid, nil, time.Time{}, ""
-		snap.Payouts = append(snap.Payouts, c)
 	}
 	slices.SortFunc(snap.Payouts, func(a, b Payout) int { return cmp.Or(a.At.Compare(b.At), strings.Compare(a.ID, b.ID)) })
 	return snap, nil

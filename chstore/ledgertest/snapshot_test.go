@@ -76,6 +76,11 @@ func migrated(t *testing.T) *chstore.Store {
 // a paid provider with a statement window, a held sale, a refund, a
 // failed payout, a revocation, JPY.
 func snapshotOf(t *testing.T, at time.Time) *marketplace.Snapshot {
+	snap, _ := snapshotAndInput(t, at)
+	return snap
+}
+
+func snapshotAndInput(t *testing.T, at time.Time) (*marketplace.Snapshot, marketplace.Input) {
 	t.Helper()
 	in := marketplace.Input{
 		Sales: []marketplace.Sale{
@@ -107,7 +112,7 @@ func snapshotOf(t *testing.T, at time.Time) *marketplace.Snapshot {
 		t.Fatal(err)
 	}
 	snap.Position = 42
-	return snap
+	return snap, in
 }
 
 // dump writes every field the engine reads back.
@@ -145,7 +150,7 @@ func dump(s *marketplace.Snapshot) string {
 func TestSnapshotReadsBackAsSaved(t *testing.T) {
 	st, ctx := migrated(t), context.Background()
 	dec1, dec5 := ts("2026-12-01"), ts("2026-12-05")
-	first := snapshotOf(t, dec1)
+	first, in := snapshotAndInput(t, dec1)
 	if len(first.Pairs) != 2 || len(first.Orders) != 1 || len(first.Orders[0].Refunds) != 1 || len(first.Pairs[0].Lines) == 0 {
 		t.Fatalf("the snapshot under test lacks parts: %s", dump(first))
 	}
@@ -162,7 +167,9 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 	}
 	// the engine goes on from what was read as from what was saved
 	from := func(s *marketplace.Snapshot) string {
-		l, err := marketplace.Advance(pricebook.Default().Marketplace, s, marketplace.Input{Payouts: s.Payouts}, marketplace.Source{})
+		all := func([]string) (marketplace.Input, error) { return in, nil }
+		l, err := marketplace.Advance(pricebook.Default().Marketplace, s, marketplace.Input{Payouts: in.Payouts},
+			marketplace.Source{History: all, Orders: all})
 		if err != nil {
 			t.Fatal(err)
 		}
