@@ -99,14 +99,33 @@ func (s *Store) RecordedPayouts(ctx context.Context) ([]payouts.Payout, error) {
 	return s.payoutRows(ctx, "")
 }
 
+// PayoutsOfRun returns the latest version of the payouts of the run as of
+// asOf, with statements, by provider then currency.
+func (s *Store) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]payouts.Payout, error) {
+	out, err := s.queryPayouts(ctx, `
+SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
+FROM payouts FINAL
+WHERE toUnixTimestamp64Nano(as_of) = ?
+ORDER BY provider, currency`, asOf.UnixNano())
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	return s.withStatements(ctx, out)
+}
+
 // payoutRows reads the latest version of the payouts of provider (all
 // when empty), oldest first.
 func (s *Store) payoutRows(ctx context.Context, provider string) ([]payouts.Payout, error) {
-	rows, err := s.conn.Query(ctx, `
+	return s.queryPayouts(ctx, `
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
 FROM payouts FINAL
 WHERE ? = '' OR provider = ?
 ORDER BY as_of, provider, currency`, provider, provider)
+}
+
+// queryPayouts runs a query selecting payout rows and scans them.
+func (s *Store) queryPayouts(ctx context.Context, query string, args ...any) ([]payouts.Payout, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying payouts: %w", err)
 	}

@@ -24,7 +24,7 @@ type continued struct {
 // at or before asOf, the events stored after it and every payout
 // recorded; providers with late events are read in full (see
 // [marketplace.Advance]).
-func (s *Service) advance(ctx context.Context, asOf time.Time) (*continued, error) {
+func (s *Service) advance(ctx context.Context, asOf time.Time, took *stages) (*continued, error) {
 	snap, err := s.cfg.Snapshots.LedgerSnapshot(ctx, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("loading the ledger snapshot: %w", err)
@@ -39,6 +39,7 @@ func (s *Service) advance(ctx context.Context, asOf time.Time) (*continued, erro
 	if snap != nil {
 		c.position, since = snap.Position, snap.At
 	}
+	took.mark("load_snapshot")
 	stored, err := s.cfg.Snapshots.EventsAfter(ctx, c.position, since)
 	if err != nil {
 		return nil, fmt.Errorf("loading the marketplace events after the snapshot: %w", err)
@@ -47,10 +48,12 @@ func (s *Service) advance(ctx context.Context, asOf time.Time) (*continued, erro
 	if err := c.add(&delta, stored); err != nil {
 		return nil, err
 	}
+	took.mark("load_events")
 	recorded, err := s.cfg.Snapshots.RecordedPayouts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading payouts: %w", err)
 	}
+	took.mark("load_payouts")
 	for _, p := range recorded {
 		mp, err := toEngine(p)
 		if err != nil {
@@ -116,7 +119,7 @@ func (c *continued) add(in *marketplace.Input, stored []StoredEvent) error {
 // them: either way a retry pays nothing twice.
 func (s *Service) decideContinued(ctx context.Context, asOf time.Time) error {
 	took := stages{last: time.Now()}
-	c, err := s.advance(ctx, asOf)
+	c, err := s.advance(ctx, asOf, &took)
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,11 @@ func (f *fakeSnapshots) OrderEvents(_ context.Context, ids []string, position ui
 	return out, nil
 }
 
+func (f *fakeSnapshots) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error) {
+	ps, err := f.store.Payouts(ctx, "")
+	return slices.DeleteFunc(ps, func(p Payout) bool { return !p.AsOf.Equal(asOf) }), err
+}
+
 func (f *fakeSnapshots) RecordedPayouts(ctx context.Context) ([]Payout, error) {
 	ps, err := f.store.Payouts(ctx, "")
 	for i := range ps {

@@ -105,6 +105,9 @@ type LedgerSnapshots interface {
 	// RecordedPayouts returns the latest state of every payout, without
 	// statements.
 	RecordedPayouts(ctx context.Context) ([]Payout, error)
+	// PayoutsOfRun returns the latest state of the payouts of the run as
+	// of asOf, with statements.
+	PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error)
 	// LedgerEntriesOf returns the stored ledger entries of providers and
 	// every stored entry dated after after.
 	LedgerEntriesOf(ctx context.Context, providers []string, after time.Time) ([]marketplace.Entry, error)

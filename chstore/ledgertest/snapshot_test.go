@@ -270,3 +270,32 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 }
 
 type payoutsEvent = payouts.StoredEvent
+
+func TestPayoutsOfRunAndRecordedPayouts(t *testing.T) {
+	st, ctx := migrated(t), context.Background()
+	dec1 := ts("2026-12-01")
+	ps := []payouts.Payout{
+		{ID: "po_1", Provider: "p1", Currency: "USD", Amount: d("50.00"), AsOf: ts("2026-11-01"), Account: "acct_1", Status: payouts.StatusPaid,
+			Statement: []payouts.StatementLine{{Kind: "sale", Ref: "o1", At: ts("2026-10-01"), Amount: d("50.00")}}},
+		{ID: "po_2", Provider: "p1", Currency: "USD", Amount: d("60.00"), AsOf: dec1, Account: "acct_1", Status: payouts.StatusPending,
+			Statement: []payouts.StatementLine{{Kind: "sale", Ref: "o2", At: ts("2026-11-01"), Amount: d("60.00")}}},
+		{ID: "po_3", Provider: "p2", Currency: "EUR", Amount: d("70.00"), AsOf: dec1, Account: "acct_2", Status: payouts.StatusPending},
+	}
+	if err := st.SavePayouts(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.PayoutsOfRun(ctx, dec1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run) != 2 || run[0].ID != "po_2" || run[1].ID != "po_3" || len(run[0].Statement) != 1 {
+		t.Fatalf("payouts of the Dec 1 run: %+v", run)
+	}
+	all, err := st.RecordedPayouts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || all[0].ID != "po_1" || all[0].Statement != nil {
+		t.Fatalf("recorded payouts: %+v", all)
+	}
+}
