@@ -93,10 +93,11 @@ func (s *Store) Payouts(ctx context.Context, provider string) ([]payouts.Payout,
 	return s.withStatements(ctx, out)
 }
 
-// RecordedPayouts returns the latest version of every payout, without
-// statements: what a payout run continued from a snapshot needs.
-func (s *Store) RecordedPayouts(ctx context.Context) ([]payouts.Payout, error) {
-	return s.payoutRows(ctx, "")
+// RecordedPayouts returns the latest version of every payout of provider
+// (all when empty), without statements: what a payout run continued from
+// a snapshot, or a balance, needs.
+func (s *Store) RecordedPayouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
+	return s.payoutRows(ctx, provider)
 }
 
 // PayoutsOfRun returns the latest version of the payouts of the run as of
@@ -235,9 +236,12 @@ ORDER BY time, stream_seq`, provider, end)
 	if err != nil {
 		return nil, err
 	}
+	// Without FINAL, which would merge the keys of the whole table for a
+	// few rows: a copy of a row may come twice; the service counts an
+	// identity once.
 	others, _, err := s.marketplaceEvents(octx, false, `
 SELECT stream_seq, payload
-FROM events FINAL
+FROM events
 WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
   AND order_id IN (SELECT key FROM provider_orders)
 ORDER BY time, stream_seq`, provider, end)

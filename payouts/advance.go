@@ -49,7 +49,7 @@ func (s *Service) advance(ctx context.Context, asOf time.Time, took *stages) (*c
 		return nil, err
 	}
 	took.mark("load_events")
-	recorded, err := s.cfg.Snapshots.RecordedPayouts(ctx)
+	recorded, err := s.cfg.Snapshots.RecordedPayouts(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("loading payouts: %w", err)
 	}

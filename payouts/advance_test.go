@@ -99,8 +99,8 @@ func (f *fakeSnapshots) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Pay
 	return slices.DeleteFunc(ps, func(p Payout) bool { return !p.AsOf.Equal(asOf) }), err
 }
 
-func (f *fakeSnapshots) RecordedPayouts(ctx context.Context) ([]Payout, error) {
-	ps, err := f.store.Payouts(ctx, "")
+func (f *fakeSnapshots) RecordedPayouts(ctx context.Context, provider string) ([]Payout, error) {
+	ps, err := f.store.Payouts(ctx, provider)
 	for i := range ps {
 		ps[i].Statement = nil
 	}

@@ -102,9 +102,9 @@ type LedgerSnapshots interface {
 	// that a snapshot at position, as of at, counted: stored at or before
 	// position and dated at or before at.
 	OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]StoredEvent, error)
-	// RecordedPayouts returns the latest state of every payout, without
-	// statements.
-	RecordedPayouts(ctx context.Context) ([]Payout, error)
+	// RecordedPayouts returns the latest state of every payout of
+	// provider (of every provider when empty), without statements.
+	RecordedPayouts(ctx context.Context, provider string) ([]Payout, error)
 	// PayoutsOfRun returns the latest state of the payouts of the run as
 	// of asOf, with statements.
 	PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error)

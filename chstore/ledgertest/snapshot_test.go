@@ -291,7 +291,7 @@ func TestPayoutsOfRunAndRecordedPayouts(t *testing.T) {
 	if len(run) != 2 || run[0].ID != "po_2" || run[1].ID != "po_3" || len(run[0].Statement) != 1 {
 		t.Fatalf("payouts of the Dec 1 run: %+v", run)
 	}
-	all, err := st.RecordedPayouts(ctx)
+	all, err := st.RecordedPayouts(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
