@@ -144,14 +144,7 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) error {
 	upTo := slices.DeleteFunc(slices.Clone(c.ledger.Entries), func(e marketplace.Entry) bool { return e.At.After(asOf) })
 	appended := append(marketplace.Reconcile(stored, upTo), marketplace.PayoutEntries(run.Payouts)...)
 	took.mark("reconcile")
-	if err := s.cfg.Store.AppendLedger(ctx, appended); err != nil {
-		return err
-	}
-	saved := make([]Payout, len(run.Payouts))
-	for i, p := range run.Payouts {
-		saved[i] = fromEngine(p)
-	}
-	if err := s.cfg.Store.SavePayouts(ctx, saved); err != nil {
+	if err := s.store(ctx, appended, run); err != nil {
 		return err
 	}
 	took.mark("append")

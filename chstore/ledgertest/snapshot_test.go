@@ -2,8 +2,6 @@ package ledgertest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
@@ -11,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chlocal/chlocaltest"
 	"github.com/tally-billing/tally/chstore"
+	"github.com/tally-billing/tally/chstore/chstoretest"
 	"github.com/tally-billing/tally/consumers"
 	"github.com/tally-billing/tally/internal/moneytest"
 	"github.com/tally-billing/tally/payouts"
@@ -48,28 +45,7 @@ var (
 
 // migrated returns a store on a new database with every migration applied.
 func migrated(t *testing.T) *chstore.Store {
-	t.Helper()
-	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "ledger_" + hex.EncodeToString(b[:])
-	st, err := chstore.Open(ctx, chstore.Config{DSN: chServer.DSN(), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Conn().Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	st, err = chstore.Open(ctx, chstore.Config{DSN: strings.TrimSuffix(chServer.DSN(), "/default") + "/" + name, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrating: %v", err)
-	}
-	return st
+	return chstoretest.Migrated(t, chServer, "ledger")
 }
 
 // snapshotOf derives a small marketplace and takes its snapshot as of at:
