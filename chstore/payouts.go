@@ -86,17 +86,52 @@ func (s *Store) writePayoutRows(ctx context.Context, ps []payouts.Payout, versio
 // Payouts returns the latest version of every payout of provider (all
 // providers when empty), with statements, oldest first.
 func (s *Store) Payouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
-	rows, err := s.conn.Query(ctx, `
+	out, err := s.payoutRows(ctx, provider)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	return s.withStatements(ctx, out)
+}
+
+// RecordedPayouts returns the latest version of every payout of provider
+// (all when empty), without statements: what a payout run continued from
+// a snapshot, or a balance, needs.
+func (s *Store) RecordedPayouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
+	return s.payoutRows(ctx, provider)
+}
+
+// PayoutsOfRun returns the latest version of the payouts of the run as of
+// asOf, with statements, by provider then currency.
+func (s *Store) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]payouts.Payout, error) {
+	out, err := s.queryPayouts(ctx, `
+SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
+FROM payouts FINAL
+WHERE toUnixTimestamp64Nano(as_of) = ?
+ORDER BY provider, currency`, asOf.UnixNano())
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	return s.withStatements(ctx, out)
+}
+
+// payoutRows reads the latest version of the payouts of provider (all
+// when empty), oldest first.
+func (s *Store) payoutRows(ctx context.Context, provider string) ([]payouts.Payout, error) {
+	return s.queryPayouts(ctx, `
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
 FROM payouts FINAL
 WHERE ? = '' OR provider = ?
 ORDER BY as_of, provider, currency`, provider, provider)
+}
+
+// queryPayouts runs a query selecting payout rows and scans them.
+func (s *Store) queryPayouts(ctx context.Context, query string, args ...any) ([]payouts.Payout, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying payouts: %w", err)
 	}
 	defer rows.Close()
 	var out []payouts.Payout
-	index := map[string]int{}
 	for rows.Next() {
 		var p payouts.Payout
 		if err := rows.Scan(&p.ID, &p.Provider, &p.Currency, &p.Amount, &p.AsOf, &p.Account, &p.Status, &p.StatusReason, &p.StripeTransferID, &p.FailedAt); err != nil {
@@ -107,11 +142,16 @@ ORDER BY as_of, provider, currency`, provider, provider)
 			p.FailedAt = time.Time{}
 		}
 		p.FailedAt = p.FailedAt.UTC()
-		index[p.ID] = len(out)
 		out = append(out, p)
 	}
-	if err := rows.Err(); err != nil || len(out) == 0 {
-		return out, err
+	return out, rows.Err()
+}
+
+// withStatements reads the statement lines of the payouts out.
+func (s *Store) withStatements(ctx context.Context, out []payouts.Payout) ([]payouts.Payout, error) {
+	index := make(map[string]int, len(out))
+	for i, p := range out {
+		index[p.ID] = i
 	}
 	ids := make([]string, len(out))
 	for i, p := range out {
@@ -196,9 +236,12 @@ ORDER BY time, stream_seq`, provider, end)
 	if err != nil {
 		return nil, err
 	}
+	// Without FINAL, which would merge the keys of the whole table for a
+	// few rows: a copy of a row may come twice; the service counts an
+	// identity once.
 	others, _, err := s.marketplaceEvents(octx, false, `
 SELECT stream_seq, payload
-FROM events FINAL
+FROM events
 WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
   AND order_id IN (SELECT key FROM provider_orders)
 ORDER BY time, stream_seq`, provider, end)
@@ -240,10 +283,15 @@ func (s *Store) marketplaceEvents(ctx context.Context, withOrders bool, query st
 // LedgerEntries returns every stored ledger entry, in insertion order per
 // provider and currency.
 func (s *Store) LedgerEntries(ctx context.Context) ([]marketplace.Entry, error) {
-	rows, err := s.conn.Query(ctx, `
+	return s.ledgerEntries(ctx, `
 SELECT entry_id, kind, provider, currency, amount, bucket, at, order_id, refund_id, payout_id, revises
 FROM ledger FINAL
 ORDER BY provider, currency, recorded_at, entry_id`)
+}
+
+// ledgerEntries runs a query selecting ledger rows and scans them.
+func (s *Store) ledgerEntries(ctx context.Context, query string, args ...any) ([]marketplace.Entry, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying ledger: %w", err)
 	}

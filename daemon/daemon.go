@@ -268,6 +268,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	}
 	marketCfg := payouts.Config{
 		Book: book, Events: d.store, Store: d.store, Rejecter: rejecter,
+		Snapshots: d.store, Position: storedPosition{watermark},
 		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
@@ -419,6 +420,18 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 type consistentCloser struct {
 	billing.PeriodCloser
 	wm barrier
+}
+
+// storedPosition is how far the sink has stored the events stream: a
+// payout run's snapshot claims no event above it.
+type storedPosition struct{ wm *pipeline.Watermark }
+
+func (p storedPosition) StoredThrough(ctx context.Context) (uint64, error) {
+	pr, err := p.wm.Progress(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the pipeline's progress: %w", err)
+	}
+	return pr.Events.Through, nil
 }
 
 // barrier is the part of *pipeline.Watermark the schedulers wait on.

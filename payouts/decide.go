@@ -12,6 +12,9 @@ import (
 // decide derives, records and saves the payouts of a new run. It logs how
 // long each stage took, since a run reads every marketplace event.
 func (s *Service) decide(ctx context.Context, asOf time.Time) error {
+	if s.cfg.Snapshots != nil {
+		return s.decideContinued(ctx, asOf)
+	}
 	start := time.Now()
 	d, err := s.derive(ctx, asOf)
 	if err != nil {
@@ -35,14 +38,7 @@ func (s *Service) decide(ctx context.Context, asOf time.Time) error {
 	d.ledger = nil
 	appended := marketplace.Reconcile(stored, upTo)
 	reconciled := time.Now()
-	if err := s.cfg.Store.AppendLedger(ctx, appended); err != nil {
-		return err
-	}
-	saved := make([]Payout, len(run.Payouts))
-	for i, p := range run.Payouts {
-		saved[i] = fromEngine(p)
-	}
-	if err := s.cfg.Store.SavePayouts(ctx, saved); err != nil {
+	if err := s.store(ctx, appended, run); err != nil {
 		return err
 	}
 	if err := s.cfg.Store.RecordPayoutRun(ctx, asOf, s.cfg.Now(), len(run.Payouts)); err != nil {
@@ -54,4 +50,17 @@ func (s *Service) decide(ctx context.Context, asOf time.Time) error {
 		Dur("derive", derived.Sub(start)).Dur("reconcile", reconciled.Sub(derived)).Dur("store", time.Since(reconciled)).
 		Msg("payout run")
 	return nil
+}
+
+// store appends the ledger entries of a run, then saves its payouts
+// (pending, with their statements).
+func (s *Service) store(ctx context.Context, entries []marketplace.Entry, run marketplace.Run) error {
+	if err := s.cfg.Store.AppendLedger(ctx, entries); err != nil {
+		return err
+	}
+	saved := make([]Payout, len(run.Payouts))
+	for i, p := range run.Payouts {
+		saved[i] = fromEngine(p)
+	}
+	return s.cfg.Store.SavePayouts(ctx, saved)
 }

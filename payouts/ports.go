@@ -79,3 +79,45 @@ type TransferSender interface {
 type EventRejecter interface {
 	RejectStored(ctx context.Context, seqs []uint64, reason string) error
 }
+
+// LedgerSnapshots keeps the state each payout run leaves and reads what
+// came after it (docs/marketplace.md, "Incremental ledger"). It is
+// optional: without it every run derives the whole history.
+type LedgerSnapshots interface {
+	// LedgerSnapshot returns the latest snapshot as of asOf or earlier
+	// that was stored whole (the last stored of its as-of); nil if none.
+	LedgerSnapshot(ctx context.Context, asOf time.Time) (*marketplace.Snapshot, error)
+	// SaveLedgerSnapshot stores snap; it is read back only once stored
+	// whole. savedAt tells a retried run's snapshot from the first.
+	SaveLedgerSnapshot(ctx context.Context, snap *marketplace.Snapshot, savedAt time.Time) error
+	// EventsAfter returns every marketplace event a snapshot at position,
+	// as of at, does not hold: stored after position (stream sequence) or
+	// dated after at; every one for zero arguments. An event may come
+	// twice (copies of a stored row); the service counts it once.
+	EventsAfter(ctx context.Context, position uint64, at time.Time) ([]StoredEvent, error)
+	// ProvidersEvents returns every marketplace event whose subject is one
+	// of providers, whatever its time.
+	ProvidersEvents(ctx context.Context, providers []string) ([]StoredEvent, error)
+	// OrderEvents returns the sales and refunds naming one of orderIDs
+	// that a snapshot at position, as of at, counted: stored at or before
+	// position and dated at or before at.
+	OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]StoredEvent, error)
+	// RecordedPayouts returns the latest state of every payout of
+	// provider (of every provider when empty), without statements.
+	RecordedPayouts(ctx context.Context, provider string) ([]Payout, error)
+	// PayoutsOfRun returns the latest state of the payouts of the run as
+	// of asOf, with statements.
+	PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error)
+	// LedgerEntriesOf returns the stored ledger entries of providers and
+	// every stored entry dated after after.
+	LedgerEntriesOf(ctx context.Context, providers []string, after time.Time) ([]marketplace.Entry, error)
+}
+
+// StoredPosition says how far the events stream is stored: every event at
+// or below the returned stream sequence can be read back (the sink
+// acknowledges an event only once it is stored). Events above it may
+// already be readable, out of sequence order: a snapshot claims only
+// what is below it, so the next run reads the others again.
+type StoredPosition interface {
+	StoredThrough(ctx context.Context) (uint64, error)
+}

@@ -49,6 +49,13 @@ func (s *Service) RunPayouts(ctx context.Context, asOf time.Time) (RunResult, er
 
 // payoutsOfRun returns the stored payouts of the run as of asOf, never nil.
 func (s *Service) payoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error) {
+	if s.cfg.Snapshots != nil { // reads the run's payouts only
+		ps, err := s.cfg.Snapshots.PayoutsOfRun(ctx, asOf)
+		if ps == nil {
+			ps = []Payout{}
+		}
+		return ps, err
+	}
 	all, err := s.cfg.Store.Payouts(ctx, "")
 	if err != nil {
 		return nil, err

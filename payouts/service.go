@@ -19,6 +19,11 @@ type Config struct {
 	Sender TransferSender
 	// Rejecter dead-letters refunds that can never apply (optional).
 	Rejecter EventRejecter
+	// Snapshots, when set, makes each run start from the state the last
+	// run stored plus the events stored after it (optional); Position is
+	// then required.
+	Snapshots LedgerSnapshots
+	Position  StoredPosition
 	// UnknownOrderGrace is how long after its time a refund for an order
 	// with no sale is waited for (the sale may be in flight) before it is
 	// dead-lettered (default 1h).
@@ -56,6 +61,9 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Book == nil || cfg.Events == nil || cfg.Store == nil {
 		return nil, fmt.Errorf("payouts: price book, event source and store are required: %w", ErrMissingDependency)
+	}
+	if cfg.Snapshots != nil && cfg.Position == nil {
+		return nil, fmt.Errorf("payouts: ledger snapshots need the stored position: %w", ErrMissingDependency)
 	}
 	if cfg.UnknownOrderGrace <= 0 {
 		cfg.UnknownOrderGrace = time.Hour

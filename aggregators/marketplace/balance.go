@@ -33,22 +33,20 @@ type Balance struct {
 // when their time is ≤ asOf: a share is available at exactly sale time +
 // hold.
 func (l *Ledger) Balances(asOf time.Time) []Balance {
-	out := make([]Balance, 0, len(l.byPair))
-	for k, idx := range l.byPair {
-		if b, ok := l.balance(k, idx, asOf); ok {
+	keys := l.pairs()
+	out := make([]Balance, 0, len(keys))
+	for _, k := range keys {
+		if b, ok := l.balance(k, asOf); ok {
 			out = append(out, b)
 		}
 	}
-	slices.SortFunc(out, func(a, b Balance) int {
-		return cmp.Or(strings.Compare(a.Provider, b.Provider), strings.Compare(a.Currency.Code, b.Currency.Code))
-	})
 	return out
 }
 
 // Balance returns the balance of one provider in one currency as of asOf
 // (zeros if it has no entry by then).
 func (l *Ledger) Balance(provider string, c money.Currency, asOf time.Time) Balance {
-	b, ok := l.balance(pair{provider, c.Code}, l.byPair[pair{provider, c.Code}], asOf)
+	b, ok := l.balance(pair{provider, c.Code}, asOf)
 	if !ok {
 		z := c.Round(decimal.Zero)
 		return Balance{Provider: provider, Currency: c, Held: z, Available: z, Paid: z}
@@ -56,13 +54,44 @@ func (l *Ledger) Balance(provider string, c money.Currency, asOf time.Time) Bala
 	return b
 }
 
-func (l *Ledger) balance(k pair, idx []int, asOf time.Time) (Balance, bool) {
-	if len(idx) == 0 || l.Entries[idx[0]].At.After(asOf) {
-		return Balance{}, false
+// pairs returns every provider and currency with an entry, or with a
+// balance in the snapshot the ledger continues, by provider then
+// currency code.
+func (l *Ledger) pairs() []pair {
+	keys := make([]pair, 0, len(l.byPair))
+	for k := range l.byPair {
+		keys = append(keys, k)
 	}
-	c := l.Entries[idx[0]].Currency
-	z := c.Round(decimal.Zero)
-	b := Balance{Provider: k.provider, Currency: c, Held: z, Available: z, Paid: z}
+	if l.base != nil {
+		for k := range l.base.pairs {
+			if _, ok := l.byPair[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.SortFunc(keys, func(a, b pair) int {
+		return cmp.Or(strings.Compare(a.provider, b.provider), strings.Compare(a.currency, b.currency))
+	})
+	return keys
+}
+
+// balance sums the pair's entries up to asOf, from the snapshot's balance
+// when the ledger continues one for the pair (asOf is then at or after
+// the snapshot; its entries all come later). ok is false when the pair
+// has nothing by asOf.
+func (l *Ledger) balance(k pair, asOf time.Time) (Balance, bool) {
+	idx := l.byPair[k]
+	var b Balance
+	if bp, ok := l.basePair(k); ok {
+		b = Balance{Provider: k.provider, Currency: bp.Currency, Held: bp.Held, Available: bp.Available, Paid: bp.Paid}
+	} else {
+		if len(idx) == 0 || l.Entries[idx[0]].At.After(asOf) {
+			return Balance{}, false
+		}
+		c := l.Entries[idx[0]].Currency
+		z := c.Round(decimal.Zero)
+		b = Balance{Provider: k.provider, Currency: c, Held: z, Available: z, Paid: z}
+	}
 	for _, i := range idx {
 		e := &l.Entries[i]
 		if e.At.After(asOf) {

@@ -12,7 +12,10 @@
 //     currency as of an instant;
 //   - [RunPayouts]: the payout run at an instant, a pure function of the
 //     events and of the payouts already made, with a statement per payout;
-//   - [Reconcile]: the rows to append to a stored ledger after late events.
+//   - [Reconcile]: the rows to append to a stored ledger after late events;
+//   - [Ledger.Snapshot] and [Advance]: the state a run leaves, and the
+//     ledger continued from it with only the events stored after it,
+//     equal to [Derive] over everything for every later instant.
 //
 // The README in this directory lists the rules, the sign convention of
 // the ledger and every decision taken where the SPEC is silent.

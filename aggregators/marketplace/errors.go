@@ -71,6 +71,12 @@ var (
 	// or a verification without a Stripe account.
 	ErrInvalidKYC = errors.New("invalid KYC change")
 
+	// ErrInvalidSnapshot is returned for a [Snapshot] the engine cannot
+	// continue: no time, a balance in an unknown currency, an order
+	// without provider, or a snapshot asked for before the one a ledger
+	// continues.
+	ErrInvalidSnapshot = errors.New("invalid ledger snapshot")
+
 	// ErrNotMarketplace is returned by [Input.AddEvent] for an event whose
 	// type is not a marketplace or provider type.
 	ErrNotMarketplace = errors.New("not a marketplace event")

@@ -110,9 +110,12 @@ type Ledger struct {
 	terms   pricebook.Marketplace
 	orders  map[string]*OrderState
 	byPair  map[pair][]int         // entry indexes per provider and currency, in order
-	byOrder map[string][]int       // entry indexes per order, in order
 	payouts map[pair][]Payout      // previous payouts, by At then id
 	kyc     map[string][]KYCChange // by At, revocations after verifications at one instant
+	// base is, on a ledger continued from a [Snapshot] by [Advance], the
+	// snapshot's balances of the providers it was not re-derived for:
+	// their entries are only those after base.at.
+	base *base
 }
 
 type pair struct{ provider, currency string }
@@ -165,6 +168,14 @@ type action struct {
 // Events are applied in time order (README, "Order of effects"), so the
 // input order never matters.
 func Derive(m pricebook.Marketplace, in Input) (*Ledger, error) {
+	return build(m, in, nil)
+}
+
+// build derives the ledger of in, continuing from seed when it is not nil
+// (see [Advance]): the seed's orders, balances and KYC state stand for
+// every effect at or before seed.at of its providers, and only effects
+// after that instant become entries for them.
+func build(m pricebook.Marketplace, in Input, sd *seed) (*Ledger, error) {
 	if err := checkTerms(m); err != nil {
 		return nil, err
 	}
@@ -173,11 +184,15 @@ func Derive(m pricebook.Marketplace, in Input) (*Ledger, error) {
 		terms:   m,
 		orders:  make(map[string]*OrderState, len(in.Sales)),
 		byPair:  make(map[pair][]int),
-		byOrder: make(map[string][]int, len(in.Sales)),
 		payouts: make(map[pair][]Payout),
 		kyc:     make(map[string][]KYCChange),
 	}
-	if err := l.loadKYC(in.KYC); err != nil {
+	kyc := in.KYC
+	if sd != nil {
+		l.base = &sd.base
+		kyc = append(slices.Clip(kyc), sd.kyc...)
+	}
+	if err := l.loadKYC(kyc); err != nil {
 		return nil, err
 	}
 	payouts, err := l.loadPayouts(in.Payouts)
@@ -186,6 +201,18 @@ func Derive(m pricebook.Marketplace, in Input) (*Ledger, error) {
 	}
 
 	acts := make([]action, 0, 2*len(in.Sales)+len(in.Refunds)+len(payouts))
+	available := make(map[pair]decimal.Decimal)
+	if sd != nil {
+		for _, o := range sd.orders {
+			l.orders[o.Sale.OrderID] = o
+			if o.ReleaseAt.After(sd.base.at) {
+				acts = append(acts, action{at: o.ReleaseAt, rank: rankRelease, key: o.Sale.OrderID, order: o})
+			}
+		}
+		for k, p := range sd.base.pairs {
+			available[k] = p.Available
+		}
+	}
 	for _, o := range l.acceptSales(in.Sales) {
 		acts = append(acts,
 			action{at: o.Sale.At, rank: rankSale, key: o.Sale.OrderID, order: o},
@@ -198,8 +225,16 @@ func Derive(m pricebook.Marketplace, in Input) (*Ledger, error) {
 	}
 	for i := range payouts {
 		p := &payouts[i]
-		acts = append(acts, action{at: p.At, rank: rankPayout, key: p.ID, payout: p})
-		if p.Status == PayoutFailed {
+		// A seeded provider's balances already count its effects up to the
+		// seed's instant.
+		after := time.Time{}
+		if sd != nil && !sd.base.group[p.Provider] {
+			after = sd.base.at
+		}
+		if p.At.After(after) {
+			acts = append(acts, action{at: p.At, rank: rankPayout, key: p.ID, payout: p})
+		}
+		if p.Status == PayoutFailed && p.FailedAt.After(after) {
 			acts = append(acts, action{at: p.FailedAt, rank: rankPayoutFailed, key: p.ID, payout: p})
 		}
 	}
@@ -209,7 +244,6 @@ func Derive(m pricebook.Marketplace, in Input) (*Ledger, error) {
 		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.rank, b.rank), strings.Compare(a.key, b.key))
 	})
 
-	available := make(map[pair]decimal.Decimal)
 	for i := range acts {
 		a := &acts[i]
 		switch a.rank {
@@ -425,6 +459,14 @@ func clawback(avail, r decimal.Decimal) (covered, claw decimal.Decimal) {
 // Two derivations that give an entry the same id therefore agree on all
 // of it but, after late events, the amount: what [Reconcile] corrects.
 func (l *Ledger) add(e Entry, eventID string) {
+	e.ID = entryID(&e, eventID)
+	i := len(l.Entries)
+	l.Entries = append(l.Entries, e)
+	k := pair{e.Provider, e.Currency.Code}
+	l.byPair[k] = append(l.byPair[k], i)
+}
+
+func entryID(e *Entry, eventID string) string {
 	h := sha256.New()
 	for _, part := range []string{string(e.Kind), string(e.Bucket), e.Provider, e.Currency.Code,
 		e.At.UTC().Format(time.RFC3339Nano), e.OrderID, e.RefundID, e.PayoutID, eventID} {
@@ -432,14 +474,7 @@ func (l *Ledger) add(e Entry, eventID string) {
 		h.Write([]byte{0})
 	}
 	var sum [sha256.Size]byte
-	e.ID = "le_" + hex.EncodeToString(h.Sum(sum[:0])[:16])
-	i := len(l.Entries)
-	l.Entries = append(l.Entries, e)
-	k := pair{e.Provider, e.Currency.Code}
-	l.byPair[k] = append(l.byPair[k], i)
-	if e.OrderID != "" {
-		l.byOrder[e.OrderID] = append(l.byOrder[e.OrderID], i)
-	}
+	return "le_" + hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
 func saleKey(s *Sale) string {

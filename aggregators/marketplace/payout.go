@@ -137,15 +137,8 @@ func RunPayouts(m pricebook.Marketplace, in Input, at time.Time) (Run, error) {
 func (l *Ledger) RunPayouts(at time.Time) (Run, error) {
 	at = at.UTC()
 	run := Run{At: at}
-	keys := make([]pair, 0, len(l.byPair))
-	for k := range l.byPair {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b pair) int {
-		return cmp.Or(strings.Compare(a.provider, b.provider), strings.Compare(a.currency, b.currency))
-	})
-	for _, k := range keys {
-		b, ok := l.balance(k, l.byPair[k], at)
+	for _, k := range l.pairs() {
+		b, ok := l.balance(k, at)
 		if !ok {
 			continue
 		}
@@ -208,10 +201,44 @@ func (l *Ledger) RunPayouts(at time.Time) (Run, error) {
 // released sale expanded into its share and the refunds made during its
 // hold.
 func (l *Ledger) statement(k pair, prev *Payout, at time.Time, amount decimal.Decimal) ([]StatementLine, error) {
-	var lines []StatementLine
-	c := amount
-	opening := amount.Sub(c) // zero with the amount's scale
+	zero := amount.Sub(amount) // the amount's scale
+	opening, lines, err := l.window(k, prev, at, zero)
+	if err != nil {
+		return nil, err
+	}
 	sum := opening
+	for _, line := range lines {
+		sum = sum.Add(line.Amount)
+	}
+	if !opening.IsZero() {
+		from := StatementLine{Kind: LineCarryOver, At: prev.At, PayoutID: prev.ID, Amount: opening}
+		lines = append([]StatementLine{from}, lines...)
+	}
+	if !sum.Equal(amount) {
+		return nil, fmt.Errorf("statement sums to %s, payout is %s: %w", money.FormatDecimal(sum), money.FormatDecimal(amount), ErrInternal)
+	}
+	return lines, nil
+}
+
+// window returns the available balance right after prev (zero without
+// one) and the statement lines of every available-balance effect in
+// (prev, at]. On a ledger continued from a snapshot, a window that opened
+// at or before the snapshot starts from the snapshot's own window.
+func (l *Ledger) window(k pair, prev *Payout, at time.Time, zero decimal.Decimal) (decimal.Decimal, []StatementLine, error) {
+	opening := zero
+	var lines []StatementLine
+	if bp, ok := l.basePair(k); ok {
+		switch {
+		case prev == nil && bp.LastPayoutID == "", prev != nil && !prev.At.After(l.base.at) && prev.ID == bp.LastPayoutID:
+			opening, lines = opening.Add(bp.Opening), slices.Clone(bp.Lines)
+			prev = nil // every entry of the pair is after the snapshot, so in the window
+		case prev != nil && prev.At.After(l.base.at):
+			opening = opening.Add(bp.Available)
+		default:
+			return zero, nil, fmt.Errorf("payout window of provider %q in %s: previous payout %v is not the snapshot's %q: %w",
+				k.provider, k.currency, prev, bp.LastPayoutID, ErrInternal)
+		}
+	}
 	for _, i := range l.byPair[k] {
 		e := &l.Entries[i]
 		if e.At.After(at) {
@@ -224,25 +251,9 @@ func (l *Ledger) statement(k pair, prev *Payout, at time.Time, amount decimal.De
 		line := StatementLine{At: e.At, OrderID: e.OrderID, RefundID: e.RefundID, PayoutID: e.PayoutID, EntryID: e.ID, Amount: e.Amount}
 		switch e.Kind {
 		case EntryHoldRelease:
-			o := l.orders[e.OrderID]
-			released := amount.Sub(amount)
-			for _, j := range l.byOrder[e.OrderID] {
-				oe := &l.Entries[j]
-				switch {
-				case oe.Kind == EntryShare:
-					lines = append(lines, StatementLine{Kind: LineSale, At: oe.At, OrderID: oe.OrderID, CourseID: o.Sale.CourseID, EntryID: oe.ID, Amount: oe.Amount})
-				case oe.Kind == EntryShareReversal && oe.Bucket == BucketHeld:
-					lines = append(lines, StatementLine{Kind: LineRefund, At: oe.At, OrderID: oe.OrderID, CourseID: o.Sale.CourseID, RefundID: oe.RefundID, EntryID: oe.ID, Amount: oe.Amount})
-				default:
-					continue
-				}
-				released = released.Add(oe.Amount)
+			if err := l.releaseLines(e, &lines); err != nil {
+				return zero, nil, err
 			}
-			if !released.Equal(e.Amount) {
-				return nil, fmt.Errorf("order %q: release of %s, share and held refunds sum to %s: %w",
-					e.OrderID, money.FormatDecimal(e.Amount), money.FormatDecimal(released), ErrInternal)
-			}
-			sum = sum.Add(released)
 			continue
 		case EntryShareReversal:
 			line.Kind = LineRefund
@@ -257,40 +268,74 @@ func (l *Ledger) statement(k pair, prev *Payout, at time.Time, amount decimal.De
 			if e.AvailableDelta().IsZero() {
 				continue
 			}
-			return nil, fmt.Errorf("entry %s (%s) inside a statement window: %w", e.ID, e.Kind, ErrInternal)
+			return zero, nil, fmt.Errorf("entry %s (%s) inside a statement window: %w", e.ID, e.Kind, ErrInternal)
 		}
 		if e.AvailableDelta().IsZero() {
 			continue
 		}
 		lines = append(lines, line)
-		sum = sum.Add(line.Amount)
 	}
-	if !opening.IsZero() {
-		from := StatementLine{Kind: LineCarryOver, At: prev.At, PayoutID: prev.ID, Amount: opening}
-		lines = append([]StatementLine{from}, lines...)
-		sum = sum.Add(opening)
+	return opening, lines, nil
+}
+
+// releaseLines appends to lines what the hold release e settles: the
+// sale's original share and every refund made during the hold, worked
+// out again from the order (its entries may belong to a snapshot), and
+// checks that they sum to the release.
+func (l *Ledger) releaseLines(e *Entry, lines *[]StatementLine) error {
+	o := l.orders[e.OrderID]
+	s := &o.Sale
+	c := s.Currency
+	share := Entry{Kind: EntryShare, Bucket: BucketHeld, Provider: s.Provider, Currency: c, At: s.At, OrderID: s.OrderID}
+	*lines = append(*lines, StatementLine{Kind: LineSale, At: s.At, OrderID: s.OrderID, CourseID: s.CourseID,
+		EntryID: entryID(&share, s.EventID), Amount: o.Original.Share})
+	released := o.Original.Share
+	refunded, before := c.Round(decimal.Zero), o.Original
+	for _, r := range o.Refunds {
+		if !r.At.Before(o.ReleaseAt) {
+			break // refunds are in effect order: the rest were made after release
+		}
+		refunded = refunded.Add(r.Amount)
+		now := split(l.terms.PlatformFee, c, s.Gross, s.Tax, refunded)
+		delta := now.Share.Sub(before.Share)
+		before = now
+		if delta.IsZero() {
+			continue
+		}
+		rev := Entry{Kind: EntryShareReversal, Bucket: BucketHeld, Provider: s.Provider, Currency: c, At: r.At, OrderID: s.OrderID, RefundID: r.RefundID}
+		*lines = append(*lines, StatementLine{Kind: LineRefund, At: r.At, OrderID: s.OrderID, CourseID: s.CourseID, RefundID: r.RefundID,
+			EntryID: entryID(&rev, r.EventID), Amount: delta})
+		released = released.Add(delta)
 	}
-	if !sum.Equal(amount) {
-		return nil, fmt.Errorf("statement sums to %s, payout is %s: %w", money.FormatDecimal(sum), money.FormatDecimal(amount), ErrInternal)
+	if !released.Equal(e.Amount) {
+		return fmt.Errorf("order %q: release of %s, share and held refunds sum to %s: %w",
+			e.OrderID, money.FormatDecimal(e.Amount), money.FormatDecimal(released), ErrInternal)
 	}
-	return lines, nil
+	return nil
 }
 
 // verified returns the Stripe account of the provider's KYC verification in
 // force at at.
 func (l *Ledger) verified(provider string, at time.Time) (string, bool) {
 	changes := l.kyc[provider]
+	n := inForce(changes, at)
+	if n == 0 {
+		return "", false
+	}
+	last := changes[n-1]
+	return last.StripeAccount, last.Verified
+}
+
+// inForce returns how many of the sorted changes are dated at or before at:
+// the last of them is the one in force.
+func inForce(changes []KYCChange, at time.Time) int {
 	n, _ := slices.BinarySearchFunc(changes, at, func(c KYCChange, t time.Time) int {
 		if c.At.After(t) {
 			return 1
 		}
 		return -1
 	})
-	if n == 0 {
-		return "", false
-	}
-	last := changes[n-1]
-	return last.StripeAccount, last.Verified
+	return n
 }
 
 func (l *Ledger) loadKYC(in []KYCChange) error {

@@ -2,15 +2,11 @@ package financetest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/rs/zerolog"
 
 	"github.com/tally-billing/tally/aggregators"
 	"github.com/tally-billing/tally/aggregators/pricebook"
@@ -19,6 +15,7 @@ import (
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chlocal/chlocaltest"
 	"github.com/tally-billing/tally/chstore"
+	"github.com/tally-billing/tally/chstore/chstoretest"
 	"github.com/tally-billing/tally/internal/moneytest"
 	"github.com/tally-billing/tally/schemas"
 )
@@ -40,28 +37,7 @@ func TestMain(m *testing.M) {
 
 // migrated returns a store on a new database with every migration applied.
 func migrated(t *testing.T) *chstore.Store {
-	t.Helper()
-	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "finance_" + hex.EncodeToString(b[:])
-	st, err := chstore.Open(ctx, chstore.Config{DSN: chServer.DSN(), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Conn().Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	st, err = chstore.Open(ctx, chstore.Config{DSN: strings.TrimSuffix(chServer.DSN(), "/default") + "/" + name, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrating: %v", err)
-	}
-	return st
+	return chstoretest.Migrated(t, chServer, "finance")
 }
 
 // TestNoFinanceViewReadsDescription reads every finance view's definition

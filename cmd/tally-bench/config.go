@@ -21,14 +21,15 @@ const (
 	phaseBarrier = "barrier"
 	phaseClose   = "close"
 	phasePayouts = "payouts"
+	phaseYear    = "payouts-year"
 	phaseBacklog = "backlog"
 )
 
 // allPhases run in this order. The backlog phase (10M events) is not run
 // unless named.
-var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts, phaseBacklog}
+var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts, phaseYear, phaseBacklog}
 
-var defaultPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts}
+var defaultPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts, phaseYear}
 
 // config is the command line of tally-bench.
 type config struct {
@@ -60,6 +61,10 @@ type config struct {
 	CloseEvents      int
 	Providers        int
 	SalesPerProvider int
+
+	// The payouts-year phase (with Providers).
+	YearSalesPerMonth int
+	BalanceReads      int
 
 	// The backlog phase.
 	BacklogEvents int
@@ -97,6 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.CloseEvents, "close-events", 10_000_000, "usage events of the month the close phase closes")
 	fs.IntVar(&c.Providers, "providers", 10_000, "KYC-verified providers of the payouts phase")
 	fs.IntVar(&c.SalesPerProvider, "sales-per-provider", 20, "October sales of each provider in the payouts phase")
+	fs.IntVar(&c.YearSalesPerMonth, "year-sales-per-month", 4, "sales of each provider every month of the payouts-year phase")
+	fs.IntVar(&c.BalanceReads, "balance-reads", 1000, "single-provider balance reads timed after the payouts-year runs")
 	fs.IntVar(&c.BacklogEvents, "backlog-events", 10_000_000, "events published by the backlog phase")
 	fs.DurationVar(&c.BacklogDrain, "backlog-drain", time.Minute, "how long the backlog phase lets tally work after publishing")
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +148,9 @@ func (c config) validate() error {
 	}
 	if c.Window < 1 {
 		errs = append(errs, errors.New("-window must be at least 1"))
+	}
+	if c.YearSalesPerMonth < 2 || c.BalanceReads < 1 {
+		errs = append(errs, errors.New("-year-sales-per-month must be at least 2, -balance-reads at least 1"))
 	}
 	if c.CloseTenants < 1 || c.CloseEvents < 0 || c.Providers < 1 || c.SalesPerProvider < 1 {
 		errs = append(errs, errors.New("-close-tenants, -providers and -sales-per-provider must be at least 1, -close-events at least 0"))

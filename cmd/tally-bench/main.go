@@ -15,6 +15,9 @@
 //     with no load;
 //   - close: a month of 10,000 tenants and 10,000,000 usage events, closed;
 //   - payouts: a payout run for 10,000 KYC-verified providers;
+//   - payouts-year: a year of marketplace history for 10,000 providers,
+//     run monthly from ledger snapshots: the twelfth run and 1,000
+//     single-provider balance reads;
 //   - backlog (only when named): 10,000,000 events published over NATS,
 //     for tally's peak RSS with that backlog.
 //
@@ -106,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func (b *bench) runPhases(ctx context.Context) ([]phaseResult, error) {
 	runners := map[string]func(context.Context, *tallyProc, *phaseResult) error{
 		phaseRaw: b.rawPhase, phaseNATS: b.natsPhase, phaseHTTP: b.httpPhase, phaseLatency: b.latencyPhase,
-		phaseBarrier: b.barrierPhase, phaseClose: b.closePhase, phasePayouts: b.payoutsPhase, phaseBacklog: b.backlogPhase,
+		phaseBarrier: b.barrierPhase, phaseClose: b.closePhase, phasePayouts: b.payoutsPhase, phaseYear: b.yearPhase, phaseBacklog: b.backlogPhase,
 	}
 	var results []phaseResult
 	for _, name := range allPhases {

@@ -904,3 +904,116 @@ LEFT JOIN
 ) AS e ON l.tenant = e.tenant AND l.month = e.month AND l.meter = e.meter
 SETTINGS do_not_merge_across_partitions_select_final = 1;
 
+-- Migration 0007_ledger_snapshots.
+CREATE TABLE IF NOT EXISTS ledger_snapshots_local ON CLUSTER 'tally'
+(
+    as_of     DateTime64(9, 'UTC') COMMENT 'the run instant T: every effect at or before it is counted',
+    position  UInt64 COMMENT 'events.stream_seq through which every event was readable when the run read them: later ones are read by the next run',
+    saved_at  DateTime64(9, 'UTC') COMMENT 'when the run stored it (its clock): a retried run stores a new snapshot beside the first',
+    pairs     UInt32,
+    orders    UInt32
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ledger_snapshots_local', '{replica}')
+ORDER BY (as_of, saved_at);
+
+CREATE TABLE IF NOT EXISTS ledger_snapshots ON CLUSTER 'tally' AS ledger_snapshots_local
+ENGINE = Distributed('tally', currentDatabase(), 'ledger_snapshots_local', cityHash64(as_of));
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_pairs_local ON CLUSTER 'tally'
+(
+    as_of           DateTime64(9, 'UTC'),
+    saved_at        DateTime64(9, 'UTC'),
+    provider        String,
+    currency        LowCardinality(String),
+    held            Decimal(38, 9),
+    available       Decimal(38, 9),
+    paid            Decimal(38, 9),
+    last_payout_id  String COMMENT 'latest payout at or before as_of; empty if none',
+    last_payout_at  DateTime64(9, 'UTC'),
+    opening         Decimal(38, 9) COMMENT 'available balance right after that payout: the next carry-over'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ledger_snapshot_pairs_local', '{replica}')
+ORDER BY (as_of, saved_at, provider, currency);
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_pairs ON CLUSTER 'tally' AS ledger_snapshot_pairs_local
+ENGINE = Distributed('tally', currentDatabase(), 'ledger_snapshot_pairs_local', cityHash64(as_of));
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_lines_local ON CLUSTER 'tally'
+(
+    as_of     DateTime64(9, 'UTC'),
+    saved_at        DateTime64(9, 'UTC'),
+    provider  String,
+    currency  LowCardinality(String),
+    line_no   UInt32,
+    kind      LowCardinality(String) COMMENT 'sale, refund, clawback, returned_payout',
+    at        DateTime64(9, 'UTC'),
+    order_id  String,
+    course_id String,
+    refund_id String,
+    payout_id String,
+    entry_id  String,
+    amount    Decimal(38, 9)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ledger_snapshot_lines_local', '{replica}')
+ORDER BY (as_of, saved_at, provider, currency, line_no);
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_lines ON CLUSTER 'tally' AS ledger_snapshot_lines_local
+ENGINE = Distributed('tally', currentDatabase(), 'ledger_snapshot_lines_local', cityHash64(as_of));
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_orders_local ON CLUSTER 'tally'
+(
+    as_of      DateTime64(9, 'UTC'),
+    saved_at        DateTime64(9, 'UTC'),
+    provider   String,
+    order_id   String,
+    refund_no  UInt32,
+    event_id   String,
+    refund_id  String,
+    at         DateTime64(9, 'UTC'),
+    currency   LowCardinality(String),
+    gross      Decimal(38, 9) COMMENT 'sale rows',
+    tax        Decimal(38, 9) COMMENT 'sale rows',
+    amount     Decimal(38, 9) COMMENT 'refund rows',
+    buyer_id   String,
+    course_id  String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ledger_snapshot_orders_local', '{replica}')
+ORDER BY (as_of, saved_at, provider, order_id, refund_no);
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_orders ON CLUSTER 'tally' AS ledger_snapshot_orders_local
+ENGINE = Distributed('tally', currentDatabase(), 'ledger_snapshot_orders_local', cityHash64(as_of));
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_kyc_local ON CLUSTER 'tally'
+(
+    as_of           DateTime64(9, 'UTC'),
+    saved_at        DateTime64(9, 'UTC'),
+    provider        String,
+    at              DateTime64(9, 'UTC'),
+    verified        UInt8,
+    stripe_account  String,
+    event_id        String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ledger_snapshot_kyc_local', '{replica}')
+ORDER BY (as_of, saved_at, provider);
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_kyc ON CLUSTER 'tally' AS ledger_snapshot_kyc_local
+ENGINE = Distributed('tally', currentDatabase(), 'ledger_snapshot_kyc_local', cityHash64(as_of));
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_payouts_local ON CLUSTER 'tally'
+(
+    as_of      DateTime64(9, 'UTC'),
+    saved_at        DateTime64(9, 'UTC'),
+    payout_id  String,
+    provider   String,
+    currency   LowCardinality(String),
+    at         DateTime64(9, 'UTC'),
+    amount     Decimal(38, 9),
+    account    String,
+    failed_at  DateTime64(9, 'UTC') COMMENT 'a failure dated at or before as_of that gave the amount back; 1970 if none'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ledger_snapshot_payouts_local', '{replica}')
+ORDER BY (as_of, saved_at, provider, payout_id);
+
+CREATE TABLE IF NOT EXISTS ledger_snapshot_payouts ON CLUSTER 'tally' AS ledger_snapshot_payouts_local
+ENGINE = Distributed('tally', currentDatabase(), 'ledger_snapshot_payouts_local', cityHash64(as_of));
+

@@ -1,0 +1,277 @@
+package ledgertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/chlocal"
+	"github.com/tally-billing/tally/chlocal/chlocaltest"
+	"github.com/tally-billing/tally/chstore"
+	"github.com/tally-billing/tally/chstore/chstoretest"
+	"github.com/tally-billing/tally/consumers"
+	"github.com/tally-billing/tally/internal/moneytest"
+	"github.com/tally-billing/tally/payouts"
+	"github.com/tally-billing/tally/schemas"
+)
+
+var chServer *chlocal.Server
+
+func TestMain(m *testing.M) {
+	chlocaltest.ServeIfLauncher("")
+	srv, stop, err := chlocaltest.Start("ledgertest")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	chServer = srv
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+var (
+	d   = moneytest.D
+	ts  = moneytest.TS
+	usd = moneytest.Cur("USD")
+	jpy = moneytest.Cur("JPY")
+)
+
+// migrated returns a store on a new database with every migration applied.
+func migrated(t *testing.T) *chstore.Store {
+	return chstoretest.Migrated(t, chServer, "ledger")
+}
+
+// snapshotOf derives a small marketplace and takes its snapshot as of at:
+// a paid provider with a statement window, a held sale, a refund, a
+// failed payout, a revocation, JPY.
+func snapshotOf(t *testing.T, at time.Time) *marketplace.Snapshot {
+	snap, _ := snapshotAndInput(t, at)
+	return snap
+}
+
+func snapshotAndInput(t *testing.T, at time.Time) (*marketplace.Snapshot, marketplace.Input) {
+	t.Helper()
+	in := marketplace.Input{
+		Sales: []marketplace.Sale{
+			{EventID: "e1", Provider: "p1", OrderID: "o1", BuyerID: "b1", CourseID: "c1", At: ts("2026-11-01T10:00:00.123456789Z"), Currency: usd, Gross: d("118.00"), Tax: d("18.00")},
+			{EventID: "e2", Provider: "p1", OrderID: "o2", At: ts("2026-11-25T00:00:00Z"), Currency: usd, Gross: d("59.00"), Tax: d("0")},
+			{EventID: "e3", Provider: "p2", OrderID: "o3", At: ts("2026-11-02T00:00:00Z"), Currency: jpy, Gross: d("5000"), Tax: d("0")},
+		},
+		Refunds: []marketplace.Refund{
+			{EventID: "e4", Provider: "p1", OrderID: "o1", RefundID: "r1", At: ts("2026-11-03T00:00:00Z"), Currency: usd, Amount: d("10.00")},
+			{EventID: "e5", Provider: "p1", OrderID: "o2", RefundID: "r2", At: ts("2026-11-26T00:00:00Z"), Currency: usd, Amount: d("5.00")},
+		},
+		KYC: []marketplace.KYCChange{
+			{EventID: "k1", Provider: "p1", At: ts("2026-10-01"), Verified: true, StripeAccount: "acct_1"},
+			{EventID: "k2", Provider: "p2", At: ts("2026-10-01"), Verified: true, StripeAccount: "acct_2"},
+			{EventID: "k3", Provider: "p2", At: ts("2026-11-20")},
+		},
+		Payouts: []marketplace.Payout{
+			{ID: "po_a", Provider: "p1", Currency: usd, At: ts("2026-11-20"), Amount: d("50.00"), Status: marketplace.PayoutFailed, FailedAt: ts("2026-11-21")},
+			{ID: "po_b", Provider: "p2", Currency: jpy, At: ts("2026-11-18"), Amount: d("4250"), Status: marketplace.PayoutPaid},
+		},
+	}
+	l, err := marketplace.Derive(pricebook.Default().Marketplace, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// no run at at: p1's window since po_a stays open (its failure, Nov 21)
+	snap, err := l.Snapshot(at, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Position = 42
+	return snap, in
+}
+
+// dump writes every field the engine reads back.
+func dump(s *marketplace.Snapshot) string {
+	if s == nil {
+		return "none"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "at %s position %d\n", s.At.Format(time.RFC3339Nano), s.Position)
+	for _, p := range s.Pairs {
+		fmt.Fprintf(&b, "%s %s %s %s %s last %q %s opening %s\n", p.Provider, p.Currency.Code, p.Held.StringFixed(2), p.Available.StringFixed(2),
+			p.Paid.StringFixed(2), p.LastPayoutID, p.LastPayoutAt.Format(time.RFC3339Nano), p.Opening.StringFixed(2))
+		for _, l := range p.Lines {
+			fmt.Fprintf(&b, "  %s %s %s %s %s %s %s %s\n", l.Kind, l.At.Format(time.RFC3339Nano), l.OrderID, l.CourseID, l.RefundID, l.PayoutID, l.EntryID, l.Amount.StringFixed(2))
+		}
+	}
+	for _, o := range s.Orders {
+		sl := o.Sale
+		fmt.Fprintf(&b, "order %s %s %s %s %s %s %s %s %s\n", sl.OrderID, sl.Provider, sl.EventID, sl.BuyerID, sl.CourseID,
+			sl.At.Format(time.RFC3339Nano), sl.Currency.Code, sl.Gross.StringFixed(2), sl.Tax.StringFixed(2))
+		for _, r := range o.Refunds {
+			fmt.Fprintf(&b, "  refund %s %s %s %s %s\n", r.RefundID, r.EventID, r.Provider, r.At.Format(time.RFC3339Nano), r.Amount.StringFixed(2))
+		}
+	}
+	for _, k := range s.KYC {
+		fmt.Fprintf(&b, "kyc %s %s %v %s %s\n", k.Provider, k.At.Format(time.RFC3339Nano), k.Verified, k.StripeAccount, k.EventID)
+	}
+	for _, p := range s.Payouts {
+		fmt.Fprintf(&b, "payout %s %s %s %s %s %s %s %s\n", p.ID, p.Provider, p.Currency.Code, p.At.Format(time.RFC3339Nano),
+			p.Amount.StringFixed(2), p.StripeAccount, p.Status, p.FailedAt.Format(time.RFC3339Nano))
+	}
+	return b.String()
+}
+
+func TestSnapshotReadsBackAsSaved(t *testing.T) {
+	st, ctx := migrated(t), context.Background()
+	dec1, dec5 := ts("2026-12-01"), ts("2026-12-05")
+	first, in := snapshotAndInput(t, dec1)
+	if len(first.Pairs) != 2 || len(first.Orders) != 1 || len(first.Orders[0].Refunds) != 1 || len(first.Pairs[0].Lines) == 0 {
+		t.Fatalf("the snapshot under test lacks parts: %s", dump(first))
+	}
+	// saved at an instant with nanoseconds, as a run's clock gives
+	if err := st.SaveLedgerSnapshot(ctx, first, ts("2026-12-01T00:05:00.123456789Z")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.LedgerSnapshot(ctx, dec1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dump(got) != dump(first) {
+		t.Fatalf("read back:\n%s\nsaved:\n%s", dump(got), dump(first))
+	}
+	// the engine goes on from what was read as from what was saved
+	from := func(s *marketplace.Snapshot) string {
+		all := func([]string) (marketplace.Input, error) { return in, nil }
+		l, err := marketplace.Advance(pricebook.Default().Marketplace, s, marketplace.Input{Payouts: in.Payouts},
+			marketplace.Source{History: all, Orders: all})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := l.RunPayouts(ts("2027-01-01"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%+v", run)
+	}
+	if from(got) != from(first) {
+		t.Fatalf("run from the read snapshot %s, from the saved one %s", from(got), from(first))
+	}
+
+	// the latest at or before an instant; a later one stored again wins
+	second := snapshotOf(t, dec5)
+	second.Position = 50
+	if err := st.SaveLedgerSnapshot(ctx, second, ts("2026-12-05T00:05:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	again := snapshotOf(t, dec5)
+	again.Position, again.Pairs[0].Lines = 51, nil
+	if err := st.SaveLedgerSnapshot(ctx, again, ts("2026-12-05T00:09:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		asOf time.Time
+		want *marketplace.Snapshot
+	}{{ts("2026-11-30"), nil}, {dec1, first}, {ts("2026-12-04"), first}, {dec5, again}, {ts("2027-01-01"), again}} {
+		got, err := st.LedgerSnapshot(ctx, c.asOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dump(got) != dump(c.want) {
+			t.Errorf("as of %s:\n%s\nwant:\n%s", c.asOf, dump(got), dump(c.want))
+		}
+	}
+}
+
+func TestEventsAfterAndProvidersEvents(t *testing.T) {
+	st, ctx := migrated(t), context.Background()
+	var stored []consumers.StoredEvent
+	add := func(seq uint64, e *schemas.Event) {
+		raw, err := schemas.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Raw = raw
+		stored = append(stored, consumers.StoredEvent{Event: e, StreamSeq: seq})
+	}
+	sale := func(id, provider, at string) *schemas.Event {
+		return &schemas.Event{ID: id, Source: "checkout", Type: schemas.TypeSaleCompleted, Subject: provider, Time: ts(at),
+			Data: &schemas.SaleCompleted{OrderID: "o-" + id, BuyerID: "b", CourseID: "c", Currency: usd, Gross: d("10.00"), Tax: d("0")}}
+	}
+	add(1, sale("a", "p1", "2026-11-01")) // in the snapshot
+	add(2, sale("b", "p2", "2026-12-03")) // stored before, dated after the snapshot
+	add(3, sale("c", "p1", "2026-11-15")) // stored after, late
+	add(4, sale("d", "p2", "2026-12-10")) // stored after
+	if err := st.InsertEvents(ctx, stored, "ledgertest"); err != nil {
+		t.Fatal(err)
+	}
+	seqs := func(es []payoutsEvent) []uint64 {
+		var out []uint64
+		for _, e := range es {
+			out = append(out, e.Seq)
+		}
+		slices.Sort(out)
+		return out
+	}
+	after, err := st.EventsAfter(ctx, 2, ts("2026-12-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqs(after); !slices.Equal(got, []uint64{2, 3, 4}) {
+		t.Errorf("events after position 2 as of Dec 1: %v, want [2 3 4]", got)
+	}
+	all, err := st.EventsAfter(ctx, 0, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqs(all); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+		t.Errorf("events after nothing: %v", got)
+	}
+	p1, err := st.ProvidersEvents(ctx, []string{"p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqs(p1); !slices.Equal(got, []uint64{1, 3}) {
+		t.Errorf("p1's events: %v, want [1 3]", got)
+	}
+	// the events of orders a snapshot at position 2, as of Dec 1, counted
+	orders, err := st.OrderEvents(ctx, []string{"o-a", "o-b", "o-c"}, 2, ts("2026-12-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqs(orders); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("orders' events: %v, want [1] (b is after Dec 1, c stored after position 2)", got)
+	}
+}
+
+type payoutsEvent = payouts.StoredEvent
+
+func TestPayoutsOfRunAndRecordedPayouts(t *testing.T) {
+	st, ctx := migrated(t), context.Background()
+	dec1 := ts("2026-12-01")
+	ps := []payouts.Payout{
+		{ID: "po_1", Provider: "p1", Currency: "USD", Amount: d("50.00"), AsOf: ts("2026-11-01"), Account: "acct_1", Status: payouts.StatusPaid,
+			Statement: []payouts.StatementLine{{Kind: "sale", Ref: "o1", At: ts("2026-10-01"), Amount: d("50.00")}}},
+		{ID: "po_2", Provider: "p1", Currency: "USD", Amount: d("60.00"), AsOf: dec1, Account: "acct_1", Status: payouts.StatusPending,
+			Statement: []payouts.StatementLine{{Kind: "sale", Ref: "o2", At: ts("2026-11-01"), Amount: d("60.00")}}},
+		{ID: "po_3", Provider: "p2", Currency: "EUR", Amount: d("70.00"), AsOf: dec1, Account: "acct_2", Status: payouts.StatusPending},
+	}
+	if err := st.SavePayouts(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.PayoutsOfRun(ctx, dec1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run) != 2 || run[0].ID != "po_2" || run[1].ID != "po_3" || len(run[0].Statement) != 1 {
+		t.Fatalf("payouts of the Dec 1 run: %+v", run)
+	}
+	all, err := st.RecordedPayouts(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || all[0].ID != "po_1" || all[0].Statement != nil {
+		t.Fatalf("recorded payouts: %+v", all)
+	}
+}

@@ -1,0 +1,326 @@
+package payouts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/shopspring/decimal"
+
+	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/aggregators/pricebook"
+)
+
+// fakeSnapshots keeps ledger snapshots in memory over the fake events and
+// store, and says how far events are stored (every one unless through is
+// set).
+type fakeSnapshots struct {
+	mu      sync.Mutex
+	events  *fakeEvents
+	store   *fakeStore
+	saved   []*marketplace.Snapshot
+	through uint64
+	failOn  int // the n-th SaveLedgerSnapshot call from now fails, once
+	saves   int
+	read    []int // events returned by each EventsAfter
+}
+
+func (f *fakeSnapshots) LedgerSnapshot(_ context.Context, asOf time.Time) (*marketplace.Snapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out *marketplace.Snapshot
+	for _, s := range f.saved { // in order saved: the last of an as-of wins
+		if !s.At.After(asOf) && (out == nil || !s.At.Before(out.At)) {
+			out = s
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSnapshots) SaveLedgerSnapshot(_ context.Context, snap *marketplace.Snapshot, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saves++
+	if f.failOn != 0 && f.saves == f.failOn {
+		f.failOn = 0
+		return fmt.Errorf("SaveLedgerSnapshot: %w", errDown)
+	}
+	f.saved = append(f.saved, snap)
+	return nil
+}
+
+func (f *fakeSnapshots) EventsAfter(_ context.Context, position uint64, at time.Time) ([]StoredEvent, error) {
+	f.events.mu.Lock()
+	defer f.events.mu.Unlock()
+	var out []StoredEvent
+	for _, e := range f.events.events {
+		if e.Seq > position || e.at.After(at) {
+			out = append(out, e.StoredEvent)
+		}
+	}
+	f.mu.Lock()
+	f.read = append(f.read, len(out))
+	f.mu.Unlock()
+	return out, nil
+}
+
+func (f *fakeSnapshots) ProvidersEvents(_ context.Context, providers []string) ([]StoredEvent, error) {
+	f.events.mu.Lock()
+	defer f.events.mu.Unlock()
+	var out []StoredEvent
+	for _, e := range f.events.events {
+		if slices.Contains(providers, e.subject) {
+			out = append(out, e.StoredEvent)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSnapshots) OrderEvents(_ context.Context, ids []string, position uint64, at time.Time) ([]StoredEvent, error) {
+	f.events.mu.Lock()
+	defer f.events.mu.Unlock()
+	var out []StoredEvent
+	for _, e := range f.events.events {
+		if e.order != "" && slices.Contains(ids, e.order) && e.Seq <= position && !e.at.After(at) {
+			out = append(out, e.StoredEvent)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSnapshots) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error) {
+	ps, err := f.store.Payouts(ctx, "")
+	return slices.DeleteFunc(ps, func(p Payout) bool { return !p.AsOf.Equal(asOf) }), err
+}
+
+func (f *fakeSnapshots) RecordedPayouts(ctx context.Context, provider string) ([]Payout, error) {
+	ps, err := f.store.Payouts(ctx, provider)
+	for i := range ps {
+		ps[i].Statement = nil
+	}
+	return ps, err
+}
+
+func (f *fakeSnapshots) LedgerEntriesOf(_ context.Context, providers []string, after time.Time) ([]marketplace.Entry, error) {
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	var out []marketplace.Entry
+	for _, e := range f.store.ledger {
+		if slices.Contains(providers, e.Provider) || e.At.After(after) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSnapshots) StoredThrough(context.Context) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.through != 0 {
+		return f.through, nil
+	}
+	f.events.mu.Lock()
+	defer f.events.mu.Unlock()
+	return uint64(len(f.events.events)), nil
+}
+
+// withSnapshots rewires w's service to continue each run from the last
+// snapshot.
+func (w *world) withSnapshots(t *testing.T) *fakeSnapshots {
+	t.Helper()
+	snaps := &fakeSnapshots{events: w.events, store: w.store}
+	cfg := w.svc.cfg
+	cfg.Snapshots, cfg.Position = snaps, snaps
+	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t))
+	svc, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.svc = svc
+	return snaps
+}
+
+// ledgerSums sums the stored ledger per entry id (corrections count for
+// the id they revise), non-zero sums only.
+func ledgerSums(es []marketplace.Entry) string {
+	sums := map[string]decimal.Decimal{}
+	for _, e := range es {
+		id := cmpOr(e.Revises, e.ID)
+		sums[id] = sums[id].Add(e.Amount)
+	}
+	var out []string
+	for id, s := range sums {
+		if !s.IsZero() {
+			out = append(out, id+" "+s.String())
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func payoutsOf(t *testing.T, w *world) string {
+	t.Helper()
+	ps, err := w.store.Payouts(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range ps {
+		out = append(out, fmt.Sprintf("%s %s %s %s %s %q", p.ID, p.Provider, p.Currency, p.Amount.String(), p.Status, statementOf(p)))
+	}
+	return strings.Join(out, "\n")
+}
+
+// Three monthly runs with late events between them, continued from
+// snapshots, against the same world deriving everything each time.
+//
+//	Dec 1: ada is paid 106.25 (specHistory).
+//	then:  a refund of o-2 (100.00, share 85.00) dated Nov 20, stored late:
+//	       after release, before the Dec 1 payout → −85.00 from available,
+//	       which the payout then took below zero: ada at −85.00.
+//	       ada sells o-6 on Dec 3 (gross 200.00 → share 170.00, released
+//	       Dec 17); cat is revoked on Nov 30, stored late.
+//	Jan 1: ada −85.00 + 170.00 = 85.00, paid with a carry-over of −85.00;
+//	       dan 85.00 (o-5 released Dec 9), paid.
+//	then:  a sale of bob's dated Dec 20 stored late, and bob verifies.
+//	Feb 1: bob 170.00 (o-3) + 42.50 (gross 50.00, released Jan 3) = 212.50.
+func TestContinuedRunsEqualFullRuns(t *testing.T) {
+	full, cont := newWorld(t, false), newWorld(t, false)
+	snaps := cont.withSnapshots(t)
+	both := func(f func(w *world)) { f(full); f(cont) }
+	both(func(w *world) { w.specHistory(t) })
+	both(func(w *world) { w.run(t, dec1) })
+	both(func(w *world) {
+		w.events.add(t, refundEvent("prov-ada", "o-2", "r-2", "2026-11-20T00:00:00Z", usd, "100.00"))
+		w.events.add(t, saleEvent("prov-ada", "o-6", "2026-12-03T00:00:00Z", usd, "200.00", "0"))
+		w.events.add(t, revokeEvent("prov-cat", "2026-11-30T00:00:00Z"))
+	})
+	both(func(w *world) { w.run(t, jan1) })
+	feb1 := ts("2027-02-01")
+	both(func(w *world) {
+		w.events.add(t, saleEvent("prov-bob", "o-7", "2026-12-20T00:00:00Z", usd, "50.00", "0"))
+		w.events.add(t, kycEvent("prov-bob", "2027-01-10", "acct_bob"))
+	})
+	both(func(w *world) { w.run(t, feb1) })
+
+	if got, want := payoutsOf(t, cont), payoutsOf(t, full); got != want {
+		t.Fatalf("payouts from snapshots:\n%s\nfrom everything:\n%s", got, want)
+	}
+	for _, c := range []struct{ provider, amount string }{{"prov-ada", "85.00"}, {"prov-dan", "85.00"}} {
+		if p := cont.store.payout(t, c.provider, jan1); p.Amount.StringFixed(2) != c.amount {
+			t.Errorf("%s paid %s on Jan 1, want %s", c.provider, p.Amount, c.amount)
+		}
+	}
+	if got := statementOf(cont.store.payout(t, "prov-ada", jan1)); !slices.Equal(got, []string{
+		"carry_over " + marketplace.PayoutID("prov-ada", usd, dec1) + " -85.00", "sale o-6 170.00"}) {
+		t.Errorf("ada's Jan 1 statement %q", got)
+	}
+	if p := cont.store.payout(t, "prov-bob", feb1); p.Amount.StringFixed(2) != "212.50" {
+		t.Errorf("bob paid %s on Feb 1, want 212.50", p.Amount)
+	}
+	// A continued run stores its own payouts' entries at once (the next
+	// run starts after them); a full run stores them with the next run.
+	bob := cont.store.payout(t, "prov-bob", feb1)
+	lastPaid := marketplace.PayoutEntries([]marketplace.Payout{{ID: bob.ID, Provider: bob.Provider, Currency: usd, At: feb1, Amount: bob.Amount}})
+	if got, want := ledgerSums(cont.store.ledger), ledgerSums(append(slices.Clone(full.store.ledger), lastPaid...)); got != want {
+		t.Fatalf("ledger from snapshots:\n%s\nfrom everything:\n%s", got, want)
+	}
+	// the continued runs read the whole history once, then only what came
+	// after each snapshot (9 in specHistory, then 3, then 2)
+	if !slices.Equal(snaps.read, []int{9, 3, 2}) {
+		t.Errorf("events read by the three runs: %v, want [9 3 2]", snaps.read)
+	}
+	if n := cont.store.count("LedgerEntries"); n != 1 {
+		t.Errorf("the whole stored ledger was read %d times, want once (the first run)", n)
+	}
+}
+
+// A crash between saving the payouts and storing the snapshot, and one
+// between storing the snapshot and recording the run: the retry pays
+// nothing twice.
+func TestContinuedRunCrashes(t *testing.T) {
+	for _, crash := range []string{"SaveLedgerSnapshot", "RecordPayoutRun"} {
+		t.Run(crash, func(t *testing.T) {
+			w := newWorld(t, false)
+			snaps := w.withSnapshots(t)
+			w.specHistory(t)
+			if crash == "SaveLedgerSnapshot" {
+				snaps.failOn = 1
+			} else {
+				w.store.fail("RecordPayoutRun", 1)
+			}
+			if _, err := w.svc.RunPayouts(context.Background(), dec1); !errors.Is(err, errDown) {
+				t.Fatalf("run with %s failing: %v", crash, err)
+			}
+			w.store.fail("", 0)
+			res := w.run(t, dec1)
+			if len(res.Payouts) != 1 || res.Payouts[0].Provider != "prov-ada" || res.Payouts[0].Amount.StringFixed(2) != adaAmount {
+				t.Fatalf("retry: %+v", res.Payouts)
+			}
+			if n := w.sender.totalCalls(); n != 1 {
+				t.Errorf("%d transfers, want 1", n)
+			}
+			// and the next month goes on from whatever snapshot is there
+			w.events.add(t, saleEvent("prov-ada", "o-6", "2026-12-03T00:00:00Z", usd, "200.00", "0"))
+			res = w.run(t, jan1)
+			var got []string
+			for _, p := range res.Payouts {
+				got = append(got, p.Provider+" "+p.Amount.StringFixed(2))
+			}
+			if !slices.Equal(got, []string{"prov-ada 170.00", "prov-dan 85.00"}) {
+				t.Errorf("Jan 1 run: %v", got)
+			}
+		})
+	}
+}
+
+// An event readable above the stored-through position is claimed by no
+// snapshot: the next run reads it again. A refund waiting for its sale is
+// read again too, and applied once the sale is stored.
+func TestContinuedRunRereadsWhatItCannotClaim(t *testing.T) {
+	w := newWorld(t, true)
+	snaps := w.withSnapshots(t)
+	w.specHistory(t)
+	snaps.through = 3 // the sink has acknowledged only the first three
+	// dan's refund of o-5 arrives before its sale... of another order o-9:
+	// it waits for the sale (within the grace at the run)
+	w.events.add(t, refundEvent("prov-dan", "o-9", "r-9", "2026-11-30T23:30:00Z", usd, "100.00"))
+	w.run(t, dec1)
+	if pos := snaps.saved[0].Position; pos != 3 {
+		t.Fatalf("snapshot claims position %d, want 3 (stored through)", pos)
+	}
+	snaps.through = 0
+	w.events.add(t, saleEvent("prov-dan", "o-9", "2026-11-30T23:00:00Z", usd, "100.00", "0"))
+	w.run(t, jan1)
+	if pos := snaps.saved[1].Position; pos != 11 {
+		t.Errorf("second snapshot claims position %d, want 11", pos)
+	}
+	// dan: o-5 85.00 released Dec 9; o-9 sold and wholly refunded → 0.
+	p := w.store.payout(t, "prov-dan", jan1)
+	if p.Amount.StringFixed(2) != "85.00" {
+		t.Errorf("dan paid %s, want 85.00 (o-9 refunded in full)", p.Amount)
+	}
+	if len(w.rejecter.rejected) != 0 {
+		t.Errorf("dead-lettered %v", w.rejecter.rejected)
+	}
+}
+
+func TestSnapshotsNeedThePosition(t *testing.T) {
+	_, err := New(Config{Book: pricebook.Default(), Events: &fakeEvents{}, Store: newFakeStore(), Snapshots: &fakeSnapshots{}})
+	if !errors.Is(err, ErrMissingDependency) {
+		t.Fatalf("New without Position: %v", err)
+	}
+}
