@@ -31,12 +31,18 @@ func Migrated(t *testing.T, srv *chlocal.Server, prefix string) *chstore.Store {
 	if err := st.Conn().Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 	st, err = chstore.Open(ctx, chstore.Config{DSN: strings.TrimSuffix(srv.DSN(), "/default") + "/" + name, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("closing the store: %v", err)
+		}
+	})
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
