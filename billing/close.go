@@ -47,13 +47,19 @@ func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error
 		return CloseResult{}, fmt.Errorf("closing %s before %s: %w", p, p.End().Format(time.RFC3339), ErrPeriodOpen)
 	}
 	res := CloseResult{Period: p.String(), Failures: []TenantFailure{}}
-	closedAt, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	closedAt, failedBefore, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
 	if err != nil {
 		return res, fmt.Errorf("reading whether %s is closed: %w", p, err)
 	}
 	res.AlreadyClosed = !closedAt.IsZero()
 
-	rated, failures, err := s.rateAll(ctx, p)
+	// A re-close stores nothing new: it rates again only when the first
+	// close left tenants unrated, to report whether they still fail.
+	var rated []Invoice
+	var failures []TenantFailure
+	if !res.AlreadyClosed || failedBefore > 0 {
+		rated, failures, err = s.rateAll(ctx, p)
+	}
 	if err == nil && !res.AlreadyClosed {
 		err = s.storeNew(ctx, p, rated)
 	}

@@ -122,7 +122,13 @@ func TestClosePeriodStoresRecordsAndSendsOnce(t *testing.T) {
 		t.Error("metrics: want 1 finalized, 1 sent, 1 close")
 	}
 
+	// Every tenant was rated, so a re-close answers from what is stored
+	// without reading the month again.
+	loads := f.events.loads
 	again := f.close("2026-11")
+	if f.events.loads != loads {
+		t.Errorf("a re-close of a month closed without failures read the activity %d times", f.events.loads-loads)
+	}
 	if !again.AlreadyClosed || onlyInvoice(t, again.Invoices).ID != inv.ID || f.store.saved != 1 || f.sender.sent(inv.ID) != 1 {
 		t.Errorf("re-close: already %v, %d saved, sent %d times; want nothing new", again.AlreadyClosed, f.store.saved, f.sender.sent(inv.ID))
 	}

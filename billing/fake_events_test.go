@@ -26,6 +26,7 @@ type fakeEvents struct {
 	credits map[string][]rating.CreditUsage // one row per event
 	packs   map[string][]*schemas.Event
 	fail    map[string]error // method name → the error it returns
+	loads   int              // Activity calls: each is a whole month's read
 }
 
 func newFakeEvents() *fakeEvents {
@@ -77,6 +78,7 @@ func (f *fakeEvents) addPack(tenant string, at time.Time, data schemas.Payload) 
 func (f *fakeEvents) Activity(_ context.Context, end time.Time) (map[string]*TenantActivity, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.loads++
 	if err := f.fail["Activity"]; err != nil {
 		return nil, err
 	}

@@ -21,13 +21,14 @@ type fakeStore struct {
 	mu        sync.Mutex
 	invoices  map[string]Invoice
 	closed    map[string]time.Time
+	failed    map[string]int // period → tenants its first close could not rate
 	customers map[string]string
 	saved     int              // invoices saved, over every call
 	fail      map[string]error // method name → the error it returns (an outage)
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{invoices: map[string]Invoice{}, closed: map[string]time.Time{}, customers: map[string]string{},
+	return &fakeStore{invoices: map[string]Invoice{}, closed: map[string]time.Time{}, failed: map[string]int{}, customers: map[string]string{},
 		fail: map[string]error{}}
 }
 
@@ -76,13 +77,13 @@ func (s *fakeStore) UpdateInvoiceStatuses(_ context.Context, invs []Invoice) err
 	return nil
 }
 
-func (s *fakeStore) ClosedPeriod(_ context.Context, period string) (time.Time, error) {
+func (s *fakeStore) ClosedPeriod(_ context.Context, period string) (time.Time, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fail["ClosedPeriod"]; err != nil {
-		return time.Time{}, err
+		return time.Time{}, 0, err
 	}
-	return s.closed[period], nil
+	return s.closed[period], s.failed[period], nil
 }
 
 func (s *fakeStore) ClosedPeriods(context.Context) ([]string, error) {
@@ -94,14 +95,14 @@ func (s *fakeStore) ClosedPeriods(context.Context) ([]string, error) {
 	return slices.Sorted(maps.Keys(s.closed)), nil
 }
 
-func (s *fakeStore) RecordClosedPeriod(_ context.Context, period string, at time.Time, _ int) error {
+func (s *fakeStore) RecordClosedPeriod(_ context.Context, period string, at time.Time, _, failed int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fail["RecordClosedPeriod"]; err != nil {
 		return err
 	}
 	if _, ok := s.closed[period]; !ok {
-		s.closed[period] = at
+		s.closed[period], s.failed[period] = at, failed
 	}
 	return nil
 }

@@ -26,9 +26,13 @@ type InvoiceStore interface {
 	SaveInvoices(ctx context.Context, invs []Invoice) error
 	// UpdateInvoiceStatuses records new statuses of stored invoices.
 	UpdateInvoiceStatuses(ctx context.Context, invs []Invoice) error
-	ClosedPeriod(ctx context.Context, period string) (time.Time, error)
+	// ClosedPeriod returns when period was first closed (zero when it is
+	// not) and how many tenants that close could not rate.
+	ClosedPeriod(ctx context.Context, period string) (at time.Time, failed int, err error)
 	ClosedPeriods(ctx context.Context) ([]string, error)
-	RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices int) error
+	// RecordClosedPeriod records period closed at at, with the number of
+	// invoices it stored and of tenants it could not rate.
+	RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices, failed int) error
 	StripeCustomer(ctx context.Context, tenant string) (string, error)
 	SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error
 }

@@ -82,7 +82,7 @@ func New(cfg Config) (*Service, error) {
 
 // IsClosed reports whether p has been closed.
 func (s *Service) IsClosed(ctx context.Context, p Period) (bool, error) {
-	at, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	at, _, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
 	return !at.IsZero(), err
 }
 

@@ -44,7 +44,7 @@ func (s *Service) recordClose(ctx context.Context, p Period, now time.Time, alre
 		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
 		return invs, nil
 	}
-	if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs)); err != nil {
+	if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs), failed); err != nil {
 		return invs, fmt.Errorf("recording %s closed: %w", p, err)
 	}
 	s.cfg.Metrics.Closes.WithLabelValues("closed").Inc()

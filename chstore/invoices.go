@@ -203,17 +203,20 @@ func (s *Store) SaveStripeCustomer(ctx context.Context, tenant, customerID strin
 	return nil
 }
 
-// ClosedPeriod reports when a period was closed (zero if it was not).
-func (s *Store) ClosedPeriod(ctx context.Context, period string) (time.Time, error) {
+// ClosedPeriod reports when a period was first closed (zero if it was not)
+// and how many tenants that close could not rate.
+func (s *Store) ClosedPeriod(ctx context.Context, period string) (time.Time, int, error) {
 	var n uint64
 	var at time.Time
-	if err := s.conn.QueryRow(ctx, `SELECT count(), min(closed_at) FROM closed_periods WHERE period = ?`, period).Scan(&n, &at); err != nil {
-		return time.Time{}, fmt.Errorf("reading closed period: %w", err)
+	var failed uint32
+	if err := s.conn.QueryRow(ctx, `SELECT count(), min(closed_at), argMin(failed_tenants, closed_at) FROM closed_periods WHERE period = ?`,
+		period).Scan(&n, &at, &failed); err != nil {
+		return time.Time{}, 0, fmt.Errorf("reading closed period: %w", err)
 	}
 	if n == 0 {
-		return time.Time{}, nil
+		return time.Time{}, 0, nil
 	}
-	return at.UTC(), nil
+	return at.UTC(), int(failed), nil
 }
 
 // ClosedPeriods lists the closed periods, oldest first.
@@ -235,9 +238,9 @@ func (s *Store) ClosedPeriods(ctx context.Context) ([]string, error) {
 }
 
 // RecordClosedPeriod records that a period is closed.
-func (s *Store) RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices int) error {
-	if err := s.conn.Exec(ctx, `INSERT INTO closed_periods (period, closed_at, invoices) VALUES (?, ?, ?)`,
-		period, at, uint32(invoices)); err != nil {
+func (s *Store) RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices, failed int) error {
+	if err := s.conn.Exec(ctx, `INSERT INTO closed_periods (period, closed_at, invoices, failed_tenants) VALUES (?, ?, ?, ?)`,
+		period, at, uint32(invoices), uint32(failed)); err != nil {
 		return fmt.Errorf("recording closed period: %w", err)
 	}
 	return nil

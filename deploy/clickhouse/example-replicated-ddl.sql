@@ -1017,3 +1017,10 @@ ORDER BY (as_of, saved_at, provider, payout_id);
 CREATE TABLE IF NOT EXISTS ledger_snapshot_payouts ON CLUSTER 'tally' AS ledger_snapshot_payouts_local
 ENGINE = Distributed('tally', currentDatabase(), 'ledger_snapshot_payouts_local', cityHash64(as_of));
 
+-- Migration 0008_closed_period_failures.
+ALTER TABLE closed_periods_local ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS failed_tenants UInt32 DEFAULT 0 COMMENT 'tenants the close could not rate (retried by later closes)';
+
+ALTER TABLE closed_periods ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS failed_tenants UInt32 DEFAULT 0 COMMENT 'tenants the close could not rate (retried by later closes)';
+
