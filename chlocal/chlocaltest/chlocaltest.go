@@ -2,6 +2,10 @@
 // libchdb, started once in TestMain. The server's child process is the
 // test binary itself, re-run as the launcher:
 //
+//	func TestMain(m *testing.M) { chlocaltest.Main(m, "mypkg", &srv) }
+//
+// or, where TestMain does more:
+//
 //	func TestMain(m *testing.M) {
 //		chlocaltest.ServeIfLauncher("")
 //		srv, stop, err := chlocaltest.Start("mypkg")
@@ -18,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"testing"
 
 	"github.com/rs/zerolog"
 
@@ -77,4 +82,21 @@ func Start(prefix string) (srv *chlocal.Server, stop func(), err error) {
 		_ = srv.Stop(ctx)
 		_ = os.RemoveAll(dir)
 	}, nil
+}
+
+// Main is the whole TestMain of a package whose tests share one server:
+// it serves as the launcher when asked to, starts a server named after
+// prefix, sets *srv, runs the tests, stops the server and exits with their
+// code (1, with the reason, when the server does not start).
+func Main(m *testing.M, prefix string, srv **chlocal.Server) {
+	ServeIfLauncher("")
+	s, stop, err := Start(prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*srv = s
+	code := m.Run()
+	stop()
+	os.Exit(code)
 }

@@ -3,7 +3,6 @@ package financetest
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -22,18 +21,7 @@ import (
 
 var chServer *chlocal.Server
 
-func TestMain(m *testing.M) {
-	chlocaltest.ServeIfLauncher("")
-	srv, stop, err := chlocaltest.Start("financetest")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	chServer = srv
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { chlocaltest.Main(m, "financetest", &chServer) }
 
 // migrated returns a store on a new database with every migration applied.
 func migrated(t *testing.T) *chstore.Store {

@@ -3,7 +3,6 @@ package ledgertest
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -23,18 +22,7 @@ import (
 
 var chServer *chlocal.Server
 
-func TestMain(m *testing.M) {
-	chlocaltest.ServeIfLauncher("")
-	srv, stop, err := chlocaltest.Start("ledgertest")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	chServer = srv
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { chlocaltest.Main(m, "ledgertest", &chServer) }
 
 var (
 	d   = moneytest.D

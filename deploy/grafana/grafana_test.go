@@ -43,18 +43,7 @@ const (
 
 var chServer *chlocal.Server
 
-func TestMain(m *testing.M) {
-	chlocaltest.ServeIfLauncher("")
-	srv, stop, err := chlocaltest.Start("grafana")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	chServer = srv
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { chlocaltest.Main(m, "grafana", &chServer) }
 
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
