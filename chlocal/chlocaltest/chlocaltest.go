@@ -21,8 +21,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
