@@ -1,6 +1,7 @@
 package payouts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,7 +152,7 @@ func (w *world) withSnapshots(t *testing.T) *fakeSnapshots {
 func ledgerSums(es []marketplace.Entry) string {
 	sums := map[string]decimal.Decimal{}
 	for _, e := range es {
-		id := cmpOr(e.Revises, e.ID)
+		id := cmp.Or(e.Revises, e.ID)
 		sums[id] = sums[id].Add(e.Amount)
 	}
 	var out []string
@@ -162,13 +163,6 @@ func ledgerSums(es []marketplace.Entry) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func payoutsOf(t *testing.T, w *world) string {
