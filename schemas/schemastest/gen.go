@@ -148,7 +148,13 @@ func Payload(typ schemas.Type) *rapid.Generator[schemas.Payload] {
 // Event draws a valid event of any type; Raw is nil.
 func Event() *rapid.Generator[*schemas.Event] {
 	return rapid.Custom(func(t *rapid.T) *schemas.Event {
-		typ := rapid.SampledFrom(schemas.Types()).Draw(t, "type")
+		return EventOf(rapid.SampledFrom(schemas.Types()).Draw(t, "type")).Draw(t, "event")
+	})
+}
+
+// EventOf draws a valid event of type typ; Raw is nil.
+func EventOf(typ schemas.Type) *rapid.Generator[*schemas.Event] {
+	return rapid.Custom(func(t *rapid.T) *schemas.Event {
 		return &schemas.Event{
 			ID:      Ident().Draw(t, "id"),
 			Source:  Ident().Draw(t, "source"),
@@ -159,4 +165,3 @@ func Event() *rapid.Generator[*schemas.Event] {
 		}
 	})
 }
-
