@@ -28,16 +28,18 @@ func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billin
 		return a
 	}
 
-	if err := s.eachPayload(ctx, end, []schemas.Type{schemas.TypeSubscriptionStarted, schemas.TypeSubscriptionChanged,
-		schemas.TypeSubscriptionCanceled, schemas.TypeAIPackPurchased}, func(e *schemas.Event, seq uint64) {
-		a := get(e.Subject)
-		if e.Type == schemas.TypeAIPackPurchased {
-			a.Packs = append(a.Packs, e)
-		} else {
-			a.Subscriptions = append(a.Subscriptions, billing.StoredEvent{Event: e, Seq: seq})
-		}
-	}); err != nil {
+	stored, err := s.eventsOfTypes(ctx, end, schemas.TypeSubscriptionStarted, schemas.TypeSubscriptionChanged,
+		schemas.TypeSubscriptionCanceled, schemas.TypeAIPackPurchased)
+	if err != nil {
 		return nil, err
+	}
+	for _, se := range stored {
+		a := get(se.Event.Subject)
+		if se.Event.Type == schemas.TypeAIPackPurchased {
+			a.Packs = append(a.Packs, se.Event)
+		} else {
+			a.Subscriptions = append(a.Subscriptions, billing.StoredEvent{Event: se.Event, Seq: se.Seq})
+		}
 	}
 
 	rows, err := s.conn.Query(ctx, `
@@ -84,36 +86,22 @@ GROUP BY subject, formatDateTime(time, '%Y-%m')`, string(schemas.TypeAICreditsCo
 	return out, rows.Err()
 }
 
-// eachPayload decodes the stored payload of every event of the given types
-// before end, in (subject, time, sequence) order, and passes it with its
-// stream sequence.
-func (s *Store) eachPayload(ctx context.Context, end time.Time, types []schemas.Type, fn func(*schemas.Event, uint64)) error {
+// eventsOfTypes reads every event of the given types before end from its
+// typed columns, in (subject, time, sequence) order.
+func (s *Store) eventsOfTypes(ctx context.Context, end time.Time, types ...schemas.Type) ([]schemas.StoredEvent, error) {
 	names := make([]string, len(types))
 	for i, t := range types {
 		names[i] = string(t)
 	}
 	rows, err := s.conn.Query(ctx, `
-SELECT payload, stream_seq
+SELECT `+eventColumns+`
 FROM events FINAL
 WHERE type IN ? AND time < ?
 ORDER BY subject, time, stream_seq`, names, end)
 	if err != nil {
-		return fmt.Errorf("querying events: %w", err)
+		return nil, fmt.Errorf("querying events: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var payload string
-		var seq uint64
-		if err := rows.Scan(&payload, &seq); err != nil {
-			return fmt.Errorf("scanning event: %w", err)
-		}
-		e, err := schemas.Decode([]byte(payload))
-		if err != nil {
-			return fmt.Errorf("decoding stored event: %w", err)
-		}
-		fn(e, seq)
-	}
-	return rows.Err()
+	return scanEvents(rows)
 }
 
 // CreditRows sums every tenant's AI credits before end between consecutive
