@@ -169,7 +169,7 @@ func tenantCuts(book *pricebook.Book, changes []rating.SubscriptionChange, a *Te
 	return out, nil
 }
 
-func subscriptionChanges(events []StoredEvent) []rating.SubscriptionChange {
+func subscriptionChanges(events []schemas.StoredEvent) []rating.SubscriptionChange {
 	out := make([]rating.SubscriptionChange, 0, len(events))
 	for _, se := range events {
 		e := se.Event

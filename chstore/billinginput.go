@@ -38,7 +38,7 @@ func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billin
 		if se.Event.Type == schemas.TypeAIPackPurchased {
 			a.Packs = append(a.Packs, se.Event)
 		} else {
-			a.Subscriptions = append(a.Subscriptions, billing.StoredEvent{Event: se.Event, Seq: se.Seq})
+			a.Subscriptions = append(a.Subscriptions, se)
 		}
 	}
 
@@ -146,15 +146,16 @@ GROUP BY e.subject, at`, string(schemas.TypeAICreditsConsumed), end)
 	return out, rows.Err()
 }
 
-// StoredEvent is an event as the events table holds it.
-type StoredEvent struct {
+// RawEvent is a stored event as it was received: what dead-lettering
+// it publishes again.
+type RawEvent struct {
 	Seq     uint64
 	Type    string
 	Payload []byte
 }
 
 // EventsBySeq returns the stored events with the given stream sequences.
-func (s *Store) EventsBySeq(ctx context.Context, seqs []uint64) ([]StoredEvent, error) {
+func (s *Store) EventsBySeq(ctx context.Context, seqs []uint64) ([]RawEvent, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -168,9 +169,9 @@ WHERE stream_seq IN (SELECT key FROM wanted_seqs) ORDER BY stream_seq`)
 		return nil, fmt.Errorf("querying events by sequence: %w", err)
 	}
 	defer rows.Close()
-	var out []StoredEvent
+	var out []RawEvent
 	for rows.Next() {
-		var e StoredEvent
+		var e RawEvent
 		var payload string
 		if err := rows.Scan(&e.Seq, &e.Type, &payload); err != nil {
 			return nil, fmt.Errorf("scanning event: %w", err)

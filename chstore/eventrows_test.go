@@ -122,7 +122,7 @@ func TestTypedRowsRoundTrip(t *testing.T) {
 	}
 	var seq uint64
 	rapid.Check(t, func(t *rapid.T) {
-		var batch []consumers.StoredEvent
+		var batch []consumers.EventRow
 		want := map[uint64]*schemas.Event{}
 		for _, typ := range schemas.Types() {
 			n := rapid.IntRange(1, 3).Draw(t, "n "+string(typ))
@@ -131,7 +131,7 @@ func TestTypedRowsRoundTrip(t *testing.T) {
 				seq++
 				e.ID = fmt.Sprintf("%s#%d", e.ID, seq) // every row its own identity
 				d := decoded(t, e)
-				batch = append(batch, consumers.StoredEvent{Event: d, Hash: d.ContentHash(), StreamSeq: seq})
+				batch = append(batch, consumers.EventRow{Event: d, Hash: d.ContentHash(), StreamSeq: seq})
 				want[seq] = d
 			}
 		}

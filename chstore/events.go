@@ -55,7 +55,7 @@ GROUP BY source, id`)
 // InsertEvents inserts events into the events table (and, through the
 // materialized view, the identity table) as one block carrying token as its
 // insert_deduplication_token.
-func (s *Store) InsertEvents(ctx context.Context, events []consumers.StoredEvent, token string) error {
+func (s *Store) InsertEvents(ctx context.Context, events []consumers.EventRow, token string) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplication_token":                         token,
 		"deduplicate_blocks_in_dependent_materialized_views": 1,

@@ -324,7 +324,7 @@ func TestRenderedSchemaOnTwoShards(t *testing.T) {
 	// 16 tenants × 2 AI events, credits i.j, stored through shard 1.
 	const tenants = 16
 	base := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
-	var events []consumers.StoredEvent
+	var events []consumers.EventRow
 	perTenant := map[string]decimal.Decimal{}
 	total := decimal.Zero
 	for i := range tenants {
@@ -493,10 +493,10 @@ LEFT ANTI JOIN (SELECT source, id FROM event_ids_local FINAL) AS x USING (source
 	}
 }
 
-func aiEvent(tenant, id string, credits decimal.Decimal, at time.Time, seq uint64) consumers.StoredEvent {
+func aiEvent(tenant, id string, credits decimal.Decimal, at time.Time, seq uint64) consumers.EventRow {
 	raw := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"clustertest","type":"ai.credits.consumed","subject":%q,"time":%q,"data":{"credits":%q,"feature":"tutor"}}`,
 		id, tenant, at.Format(time.RFC3339Nano), credits.String())
-	return consumers.StoredEvent{
+	return consumers.EventRow{
 		Event: &schemas.Event{
 			SpecVersion: "1.0", ID: id, Source: "clustertest", Type: schemas.TypeAICreditsConsumed,
 			Subject: tenant, Time: at, Raw: []byte(raw),

@@ -174,14 +174,14 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 
 func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	st, ctx := migrated(t), context.Background()
-	var stored []consumers.StoredEvent
+	var stored []consumers.EventRow
 	add := func(seq uint64, e *schemas.Event) {
 		raw, err := schemas.Encode(e)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.Raw = raw
-		stored = append(stored, consumers.StoredEvent{Event: e, StreamSeq: seq})
+		stored = append(stored, consumers.EventRow{Event: e, StreamSeq: seq})
 	}
 	sale := func(id, provider, at string) *schemas.Event {
 		return &schemas.Event{ID: id, Source: "checkout", Type: schemas.TypeSaleCompleted, Subject: provider, Time: ts(at),
