@@ -17,7 +17,7 @@ import (
 
 // Activity loads the activity of every tenant with a subscription, seat or
 // AI event before end, in four queries whatever the number of tenants.
-func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billing.TenantActivity, error) {
+func (s *Events) Activity(ctx context.Context, end time.Time) (map[string]*billing.TenantActivity, error) {
 	out := map[string]*billing.TenantActivity{}
 	get := func(tenant string) *billing.TenantActivity {
 		a, ok := out[tenant]
@@ -88,7 +88,7 @@ GROUP BY subject, formatDateTime(time, '%Y-%m')`, string(schemas.TypeAICreditsCo
 
 // eventsOfTypes reads every event of the given types before end from its
 // typed columns, in (subject, time, sequence) order.
-func (s *Store) eventsOfTypes(ctx context.Context, end time.Time, types ...schemas.Type) ([]schemas.StoredEvent, error) {
+func (s *Events) eventsOfTypes(ctx context.Context, end time.Time, types ...schemas.Type) ([]schemas.StoredEvent, error) {
 	names := make([]string, len(types))
 	for i, t := range types {
 		names[i] = string(t)
@@ -109,7 +109,7 @@ ORDER BY subject, time, stream_seq`, names, end)
 // changes), one row per (tenant, cut). Credits before a tenant's first cut
 // are left out: callers start the cuts early enough. Tenants without cuts
 // are skipped.
-func (s *Store) CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error) {
+func (s *Events) CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error) {
 	out := map[string][]rating.CreditUsage{}
 	if len(cuts) == 0 {
 		return out, nil
@@ -155,7 +155,7 @@ type RawEvent struct {
 }
 
 // EventsBySeq returns the stored events with the given stream sequences.
-func (s *Store) EventsBySeq(ctx context.Context, seqs []uint64) ([]RawEvent, error) {
+func (s *Events) EventsBySeq(ctx context.Context, seqs []uint64) ([]RawEvent, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -184,7 +184,7 @@ WHERE stream_seq IN (SELECT key FROM wanted_seqs) ORDER BY stream_seq`)
 
 // DeadLettered returns which of the given sequences of originStream are in
 // the dead-letter store already.
-func (s *Store) DeadLettered(ctx context.Context, originStream string, seqs []uint64) (map[uint64]bool, error) {
+func (s *Events) DeadLettered(ctx context.Context, originStream string, seqs []uint64) (map[uint64]bool, error) {
 	out := map[uint64]bool{}
 	if len(seqs) == 0 {
 		return out, nil

@@ -135,7 +135,7 @@ func TestTypedRowsRoundTrip(t *testing.T) {
 				want[seq] = d
 			}
 		}
-		if err := s.InsertEvents(ctx, batch, consumers.InsertToken("rows", batch)); err != nil {
+		if err := s.Events().InsertEvents(ctx, batch, consumers.InsertToken("rows", batch)); err != nil {
 			t.Fatal(err)
 		}
 		seqs := make([]uint64, 0, len(want))

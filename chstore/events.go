@@ -15,7 +15,7 @@ import (
 // ContentHashes returns the stored content hash of every identity among ids
 // that is in the identity table. When a race ever stored one identity twice,
 // the first stored (lowest stream sequence) is the one that counts.
-func (s *Store) ContentHashes(ctx context.Context, ids []schemas.Identity) (map[schemas.Identity][16]byte, error) {
+func (s *Events) ContentHashes(ctx context.Context, ids []schemas.Identity) (map[schemas.Identity][16]byte, error) {
 	out := make(map[schemas.Identity][16]byte)
 	if len(ids) == 0 {
 		return out, nil
@@ -55,7 +55,7 @@ GROUP BY source, id`)
 // InsertEvents inserts events into the events table (and, through the
 // materialized view, the identity table) as one block carrying token as its
 // insert_deduplication_token.
-func (s *Store) InsertEvents(ctx context.Context, events []consumers.EventRow, token string) error {
+func (s *Events) InsertEvents(ctx context.Context, events []consumers.EventRow, token string) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplication_token":                         token,
 		"deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -88,7 +88,7 @@ func sendColumns(batch driver.Batch, table string, cols ...any) error {
 }
 
 // InsertDeadLetters inserts dead letters as one block carrying token.
-func (s *Store) InsertDeadLetters(ctx context.Context, entries []consumers.DeadLetterRecord, token string) error {
+func (s *Events) InsertDeadLetters(ctx context.Context, entries []consumers.DeadLetterRecord, token string) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": token}))
 	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO dead_letters
 (dlq_seq, origin_stream, origin_seq, origin_subject, source, id, type, field, reason, payload, dead_at)`)

@@ -191,7 +191,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	add(2, sale("b", "p2", "2026-12-03")) // stored before, dated after the snapshot
 	add(3, sale("c", "p1", "2026-11-15")) // stored after, late
 	add(4, sale("d", "p2", "2026-12-10")) // stored after
-	if err := st.InsertEvents(ctx, stored, "ledgertest"); err != nil {
+	if err := st.Events().InsertEvents(ctx, stored, "ledgertest"); err != nil {
 		t.Fatal(err)
 	}
 	seqs := func(es []payoutsEvent) []uint64 {
