@@ -233,7 +233,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	}
 }
 
-type payoutsEvent = payouts.StoredEvent
+type payoutsEvent = schemas.StoredEvent
 
 func TestPayoutsOfRunAndRecordedPayouts(t *testing.T) {
 	st, ctx := migrated(t), context.Background()
