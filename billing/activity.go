@@ -13,18 +13,11 @@ type TenantActivity struct {
 	Tenant string
 	// Subscriptions are the subscription.* events, in time order (ties in
 	// the order they were stored).
-	Subscriptions []StoredEvent
+	Subscriptions []schemas.StoredEvent
 	// Seats are the seat events, in time order.
 	Seats []aggregators.SeatEvent
 	// CreditsByMonth is the AI credits consumed per month ("YYYY-MM").
 	CreditsByMonth map[string]decimal.Decimal
 	// Packs are the ai.credits.pack_purchased events, in time order.
 	Packs []*schemas.Event
-}
-
-// StoredEvent is a stored event with its events-stream sequence, the
-// handle [EventRejecter] dead-letters it by.
-type StoredEvent struct {
-	Event *schemas.Event
-	Seq   uint64
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/schemas"
 )
 
 // Dead-letter reason codes of the subscription changes billing refuses
@@ -33,9 +34,9 @@ type refusedChange struct {
 // events (rating.AdmitChanges, which judges them in the order they were
 // stored: the first stored wins, so a decision never changes as later
 // events arrive and every close takes the same one).
-func admitChanges(book *pricebook.Book, tenant string, events []StoredEvent) ([]rating.SubscriptionChange, []refusedChange) {
+func admitChanges(book *pricebook.Book, tenant string, events []schemas.StoredEvent) ([]rating.SubscriptionChange, []refusedChange) {
 	events = slices.Clone(events)
-	slices.SortStableFunc(events, func(a, b StoredEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortStableFunc(events, func(a, b schemas.StoredEvent) int { return cmp.Compare(a.Seq, b.Seq) })
 	kept, refusals := rating.AdmitChanges(book, subscriptionChanges(events))
 	out := make([]refusedChange, 0, len(refusals))
 	for _, r := range refusals {

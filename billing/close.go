@@ -6,6 +6,19 @@ import (
 	"time"
 )
 
+// PeriodRecord records which periods are closed: a close reads it first
+// and records the period once its invoices are stored (store.go).
+type PeriodRecord interface {
+	// ClosedPeriod returns when period was first closed (zero when it is
+	// not) and how many tenants that close could not rate.
+	ClosedPeriod(ctx context.Context, period string) (at time.Time, failed int, err error)
+	// ClosedPeriods returns every closed period ("YYYY-MM").
+	ClosedPeriods(ctx context.Context) ([]string, error)
+	// RecordClosedPeriod records period closed at at, with the number of
+	// invoices it stored and of tenants it could not rate.
+	RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices, failed int) error
+}
+
 // CloseResult is what a period close produced.
 type CloseResult struct {
 	Period   string    `json:"period"`
@@ -47,7 +60,7 @@ func (s *Service) ClosePeriod(ctx context.Context, p Period) (CloseResult, error
 		return CloseResult{}, fmt.Errorf("closing %s before %s: %w", p, p.End().Format(time.RFC3339), ErrPeriodOpen)
 	}
 	res := CloseResult{Period: p.String(), Failures: []TenantFailure{}}
-	closedAt, failedBefore, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	closedAt, failedBefore, err := s.cfg.Periods.ClosedPeriod(ctx, p.String())
 	if err != nil {
 		return res, fmt.Errorf("reading whether %s is closed: %w", p, err)
 	}

@@ -21,7 +21,7 @@ import (
 type fakeEvents struct {
 	mu      sync.Mutex
 	seq     uint64
-	subs    map[string][]StoredEvent
+	subs    map[string][]schemas.StoredEvent
 	seats   map[string][]aggregators.SeatEvent
 	credits map[string][]rating.CreditUsage // one row per event
 	packs   map[string][]*schemas.Event
@@ -30,7 +30,7 @@ type fakeEvents struct {
 }
 
 func newFakeEvents() *fakeEvents {
-	return &fakeEvents{subs: map[string][]StoredEvent{}, seats: map[string][]aggregators.SeatEvent{},
+	return &fakeEvents{subs: map[string][]schemas.StoredEvent{}, seats: map[string][]aggregators.SeatEvent{},
 		credits: map[string][]rating.CreditUsage{}, packs: map[string][]*schemas.Event{}, fail: map[string]error{}}
 }
 
@@ -48,7 +48,7 @@ func (f *fakeEvents) addSub(tenant string, kind schemas.Type, at time.Time, sub 
 		e.Data = &schemas.SubscriptionCanceled{}
 	}
 	seq := f.next()
-	f.subs[tenant] = append(f.subs[tenant], StoredEvent{Event: e, Seq: seq})
+	f.subs[tenant] = append(f.subs[tenant], schemas.StoredEvent{Seq: seq, Event: e})
 	return seq
 }
 
@@ -96,7 +96,7 @@ func (f *fakeEvents) Activity(_ context.Context, end time.Time) (map[string]*Ten
 			}
 		}
 		if a := out[t]; a != nil {
-			slices.SortStableFunc(a.Subscriptions, func(x, y StoredEvent) int {
+			slices.SortStableFunc(a.Subscriptions, func(x, y schemas.StoredEvent) int {
 				return cmp.Or(x.Event.Time.Compare(y.Event.Time), cmp.Compare(x.Seq, y.Seq))
 			})
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/tally-billing/tally/schemas"
 )
 
-// fakeStore is an in-memory InvoiceStore.
+// fakeStore is an in-memory InvoiceStore, PeriodRecord and CustomerIDs.
 type fakeStore struct {
 	mu        sync.Mutex
 	invoices  map[string]Invoice
@@ -170,7 +170,7 @@ func newFixture(t *testing.T, book *pricebook.Book) *fixture {
 // price book) over the same stores.
 func (f *fixture) restart(book *pricebook.Book) {
 	f.t.Helper()
-	cfg := Config{Book: book, Activity: f.events, Store: f.store, Rejecter: f.rej,
+	cfg := Config{Book: book, Activity: f.events, Invoices: f.store, Periods: f.store, Customers: f.store, Rejecter: f.rej,
 		Now: func() time.Time { return f.now }, Logger: zerolog.Nop()}
 	if f.sender != nil { // a nil *fakeSender in the interface would not be a dry run
 		cfg.Sender = f.sender

@@ -78,7 +78,7 @@ type history struct {
 
 // loadHistory reads the stored invoices and the closed periods.
 func (s *Service) loadHistory(ctx context.Context, p Period) (*history, error) {
-	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{})
+	invs, err := s.cfg.Invoices.Invoices(ctx, InvoiceFilter{})
 	if err != nil {
 		return nil, fmt.Errorf("reading the stored invoices: %w", err)
 	}
@@ -93,7 +93,7 @@ func (s *Service) loadHistory(ctx context.Context, p Period) (*history, error) {
 			h.prior[inv.Tenant] = append(h.prior[inv.Tenant], inv)
 		}
 	}
-	closed, err := s.cfg.Store.ClosedPeriods(ctx)
+	closed, err := s.cfg.Periods.ClosedPeriods(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the closed periods: %w", err)
 	}
@@ -169,7 +169,7 @@ func tenantCuts(book *pricebook.Book, changes []rating.SubscriptionChange, a *Te
 	return out, nil
 }
 
-func subscriptionChanges(events []StoredEvent) []rating.SubscriptionChange {
+func subscriptionChanges(events []schemas.StoredEvent) []rating.SubscriptionChange {
 	out := make([]rating.SubscriptionChange, 0, len(events))
 	for _, se := range events {
 		e := se.Event

@@ -90,15 +90,17 @@ func TestMalformedPackFailsItsTenant(t *testing.T) {
 func TestNewRequiresItsPorts(t *testing.T) {
 	book, ev, st := pricebook.Default(), newFakeEvents(), newFakeStore()
 	for name, cfg := range map[string]Config{
-		"no book":     {Activity: ev, Store: st},
-		"no activity": {Book: book, Store: st},
-		"no store":    {Book: book, Activity: ev},
+		"no book":                {Activity: ev, Invoices: st, Periods: st},
+		"no activity":            {Book: book, Invoices: st, Periods: st},
+		"no invoice store":       {Book: book, Activity: ev, Periods: st},
+		"no period record":       {Book: book, Activity: ev, Invoices: st},
+		"a sender, no customers": {Book: book, Activity: ev, Invoices: st, Periods: st, Sender: &fakeSender{}},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New accepted it", name)
 		}
 	}
-	s, err := New(Config{Book: book, Activity: ev, Store: st})
+	s, err := New(Config{Book: book, Activity: ev, Invoices: st, Periods: st})
 	if err != nil || s.cfg.Now == nil || s.cfg.Metrics == nil {
 		t.Fatalf("New with the defaults: %v", err)
 	}

@@ -19,23 +19,9 @@ type ActivitySource interface {
 	CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error)
 }
 
-// InvoiceStore keeps invoices and closed periods.
-type InvoiceStore interface {
-	Invoices(ctx context.Context, f InvoiceFilter) ([]Invoice, error)
-	// SaveInvoices stores new invoices with their lines.
-	SaveInvoices(ctx context.Context, invs []Invoice) error
-	// UpdateInvoiceStatuses records new statuses of stored invoices.
-	UpdateInvoiceStatuses(ctx context.Context, invs []Invoice) error
-	// ClosedPeriod returns when period was first closed (zero when it is
-	// not) and how many tenants that close could not rate.
-	ClosedPeriod(ctx context.Context, period string) (at time.Time, failed int, err error)
-	ClosedPeriods(ctx context.Context) ([]string, error)
-	// RecordClosedPeriod records period closed at at, with the number of
-	// invoices it stored and of tenants it could not rate.
-	RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices, failed int) error
-	StripeCustomer(ctx context.Context, tenant string) (string, error)
-	SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error
-}
+// The stores billing writes to are declared beside the step that uses
+// them: InvoiceStore (store.go), PeriodRecord (close.go), CustomerIDs
+// (send.go).
 
 // InvoiceSender hands a finalized invoice to the payment provider
 // (stripesync.InvoiceSender sends it to Stripe).

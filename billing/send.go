@@ -4,10 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tally-billing/tally/internal/sendbatch"
 	"github.com/tally-billing/tally/money"
 )
+
+// CustomerIDs keeps each tenant's customer id at the payment provider,
+// saved from its first send and passed to the next ones.
+type CustomerIDs interface {
+	// StripeCustomer returns tenant's customer id; empty if none is saved.
+	StripeCustomer(ctx context.Context, tenant string) (string, error)
+	// SaveStripeCustomer saves tenant's customer id, learnt at at.
+	SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error
+}
 
 // sendAll sends the finalized invoices among invs and records each
 // outcome. One tenant's invoices go one after the other (the first may
@@ -21,7 +31,7 @@ func (s *Service) sendAll(ctx context.Context, invs []Invoice) error {
 				changed = append(changed, invs[i])
 			}
 		}
-		return s.cfg.Store.UpdateInvoiceStatuses(ctx, changed)
+		return s.cfg.Invoices.UpdateInvoiceStatuses(ctx, changed)
 	}
 	var groups [][]*Invoice
 	index := map[string]int{}
@@ -55,7 +65,7 @@ func (s *Service) sendAll(ctx context.Context, invs []Invoice) error {
 				}
 			}
 		}
-		return s.cfg.Store.UpdateInvoiceStatuses(ctx, changed)
+		return s.cfg.Invoices.UpdateInvoiceStatuses(ctx, changed)
 	}
 	return sendbatch.Run(ctx, sendbatch.Config{}, groups, send, record)
 }
@@ -70,7 +80,7 @@ func (s *Service) send(ctx context.Context, inv *Invoice) error {
 	if err != nil {
 		return err
 	}
-	customer, err := s.cfg.Store.StripeCustomer(ctx, inv.Tenant)
+	customer, err := s.cfg.Customers.StripeCustomer(ctx, inv.Tenant)
 	if err != nil {
 		return err
 	}
@@ -90,7 +100,7 @@ func (s *Service) send(ctx context.Context, inv *Invoice) error {
 		return fmt.Errorf("sending %s: %w", inv.ID, err)
 	}
 	if customer == "" && res.CustomerID != "" {
-		if err := s.cfg.Store.SaveStripeCustomer(ctx, inv.Tenant, res.CustomerID, s.cfg.Now()); err != nil {
+		if err := s.cfg.Customers.SaveStripeCustomer(ctx, inv.Tenant, res.CustomerID, s.cfg.Now()); err != nil {
 			return err
 		}
 	}

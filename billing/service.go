@@ -21,10 +21,15 @@ type Config struct {
 	// another version than Book fails its tenant (ErrUnknownPriceBook).
 	Books    PriceBooks
 	Activity ActivitySource
-	Store    InvoiceStore
+	// Invoices keeps the invoices, Periods the closed periods.
+	Invoices InvoiceStore
+	Periods  PeriodRecord
 	// Sender pushes invoices to Stripe; nil is a dry run: invoices are
 	// finalized and marked not_sent.
 	Sender InvoiceSender
+	// Customers keeps the tenants' customer ids the Sender returns;
+	// required with a Sender.
+	Customers CustomerIDs
 	// Rejecter dead-letters seat releases without an assignment (optional).
 	Rejecter EventRejecter
 	// Now is the clock (default time.Now).
@@ -68,8 +73,11 @@ type Service struct {
 
 // New returns a Service or an error for a missing dependency.
 func New(cfg Config) (*Service, error) {
-	if cfg.Book == nil || cfg.Activity == nil || cfg.Store == nil {
-		return nil, errors.New("billing: price book, activity source and invoice store are required")
+	if cfg.Book == nil || cfg.Activity == nil || cfg.Invoices == nil || cfg.Periods == nil {
+		return nil, errors.New("billing: price book, activity source, invoice store and period record are required")
+	}
+	if cfg.Sender != nil && cfg.Customers == nil {
+		return nil, errors.New("billing: a sender needs the customer ids")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -82,7 +90,7 @@ func New(cfg Config) (*Service, error) {
 
 // IsClosed reports whether p has been closed.
 func (s *Service) IsClosed(ctx context.Context, p Period) (bool, error) {
-	at, _, err := s.cfg.Store.ClosedPeriod(ctx, p.String())
+	at, _, err := s.cfg.Periods.ClosedPeriod(ctx, p.String())
 	return !at.IsZero(), err
 }
 
@@ -93,5 +101,5 @@ func (s *Service) Close(ctx context.Context, p Period) (CloseResult, error) {
 
 // Invoices lists invoices; empty filters match all.
 func (s *Service) Invoices(ctx context.Context, tenant, period string) ([]Invoice, error) {
-	return s.cfg.Store.Invoices(ctx, InvoiceFilter{Tenant: tenant, Period: period})
+	return s.cfg.Invoices.Invoices(ctx, InvoiceFilter{Tenant: tenant, Period: period})
 }

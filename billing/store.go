@@ -6,12 +6,24 @@ import (
 	"time"
 )
 
+// InvoiceStore keeps invoices. Each invoice is stored once (SaveInvoices)
+// and its status then changes (UpdateInvoiceStatuses); reads return the
+// latest state of each.
+type InvoiceStore interface {
+	// Invoices returns the stored invoices matching f, with their lines.
+	Invoices(ctx context.Context, f InvoiceFilter) ([]Invoice, error)
+	// SaveInvoices stores new invoices with their lines.
+	SaveInvoices(ctx context.Context, invs []Invoice) error
+	// UpdateInvoiceStatuses records new statuses of stored invoices.
+	UpdateInvoiceStatuses(ctx context.Context, invs []Invoice) error
+}
+
 // storeNew stores the invoices among rated that are not stored yet, as
 // finalized. An invoice's id names its tenant, period and kind, so one
 // stored by an earlier close that stopped before recording the period is
 // found here and not stored twice.
 func (s *Service) storeNew(ctx context.Context, p Period, rated []Invoice) error {
-	existing, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
+	existing, err := s.cfg.Invoices.Invoices(ctx, InvoiceFilter{Period: p.String()})
 	if err != nil {
 		return fmt.Errorf("reading the invoices of %s: %w", p, err)
 	}
@@ -25,7 +37,7 @@ func (s *Service) storeNew(ctx context.Context, p Period, rated []Invoice) error
 			fresh = append(fresh, inv)
 		}
 	}
-	if err := s.cfg.Store.SaveInvoices(ctx, fresh); err != nil {
+	if err := s.cfg.Invoices.SaveInvoices(ctx, fresh); err != nil {
 		return fmt.Errorf("storing %d invoices of %s: %w", len(fresh), p, err)
 	}
 	s.cfg.Metrics.Finalized.Add(float64(len(fresh)))
@@ -36,7 +48,7 @@ func (s *Service) storeNew(ctx context.Context, p Period, rated []Invoice) error
 // before, records p as closed with their count. It runs after storeNew:
 // a period is recorded closed only once its invoices are stored.
 func (s *Service) recordClose(ctx context.Context, p Period, now time.Time, alreadyClosed bool, failed int) ([]Invoice, error) {
-	invs, err := s.cfg.Store.Invoices(ctx, InvoiceFilter{Period: p.String()})
+	invs, err := s.cfg.Invoices.Invoices(ctx, InvoiceFilter{Period: p.String()})
 	if err != nil {
 		return nil, fmt.Errorf("reading the invoices of %s: %w", p, err)
 	}
@@ -44,7 +56,7 @@ func (s *Service) recordClose(ctx context.Context, p Period, now time.Time, alre
 		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
 		return invs, nil
 	}
-	if err := s.cfg.Store.RecordClosedPeriod(ctx, p.String(), now, len(invs), failed); err != nil {
+	if err := s.cfg.Periods.RecordClosedPeriod(ctx, p.String(), now, len(invs), failed); err != nil {
 		return invs, fmt.Errorf("recording %s closed: %w", p, err)
 	}
 	s.cfg.Metrics.Closes.WithLabelValues("closed").Inc()

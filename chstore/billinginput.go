@@ -17,7 +17,7 @@ import (
 
 // Activity loads the activity of every tenant with a subscription, seat or
 // AI event before end, in four queries whatever the number of tenants.
-func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billing.TenantActivity, error) {
+func (s *Events) Activity(ctx context.Context, end time.Time) (map[string]*billing.TenantActivity, error) {
 	out := map[string]*billing.TenantActivity{}
 	get := func(tenant string) *billing.TenantActivity {
 		a, ok := out[tenant]
@@ -28,16 +28,18 @@ func (s *Store) Activity(ctx context.Context, end time.Time) (map[string]*billin
 		return a
 	}
 
-	if err := s.eachPayload(ctx, end, []schemas.Type{schemas.TypeSubscriptionStarted, schemas.TypeSubscriptionChanged,
-		schemas.TypeSubscriptionCanceled, schemas.TypeAIPackPurchased}, func(e *schemas.Event, seq uint64) {
-		a := get(e.Subject)
-		if e.Type == schemas.TypeAIPackPurchased {
-			a.Packs = append(a.Packs, e)
-		} else {
-			a.Subscriptions = append(a.Subscriptions, billing.StoredEvent{Event: e, Seq: seq})
-		}
-	}); err != nil {
+	stored, err := s.eventsOfTypes(ctx, end, schemas.TypeSubscriptionStarted, schemas.TypeSubscriptionChanged,
+		schemas.TypeSubscriptionCanceled, schemas.TypeAIPackPurchased)
+	if err != nil {
 		return nil, err
+	}
+	for _, se := range stored {
+		a := get(se.Event.Subject)
+		if se.Event.Type == schemas.TypeAIPackPurchased {
+			a.Packs = append(a.Packs, se.Event)
+		} else {
+			a.Subscriptions = append(a.Subscriptions, se)
+		}
 	}
 
 	rows, err := s.conn.Query(ctx, `
@@ -84,36 +86,22 @@ GROUP BY subject, formatDateTime(time, '%Y-%m')`, string(schemas.TypeAICreditsCo
 	return out, rows.Err()
 }
 
-// eachPayload decodes the stored payload of every event of the given types
-// before end, in (subject, time, sequence) order, and passes it with its
-// stream sequence.
-func (s *Store) eachPayload(ctx context.Context, end time.Time, types []schemas.Type, fn func(*schemas.Event, uint64)) error {
+// eventsOfTypes reads every event of the given types before end from its
+// typed columns, in (subject, time, sequence) order.
+func (s *Events) eventsOfTypes(ctx context.Context, end time.Time, types ...schemas.Type) ([]schemas.StoredEvent, error) {
 	names := make([]string, len(types))
 	for i, t := range types {
 		names[i] = string(t)
 	}
 	rows, err := s.conn.Query(ctx, `
-SELECT payload, stream_seq
+SELECT `+eventColumns+`
 FROM events FINAL
 WHERE type IN ? AND time < ?
 ORDER BY subject, time, stream_seq`, names, end)
 	if err != nil {
-		return fmt.Errorf("querying events: %w", err)
+		return nil, fmt.Errorf("querying events: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var payload string
-		var seq uint64
-		if err := rows.Scan(&payload, &seq); err != nil {
-			return fmt.Errorf("scanning event: %w", err)
-		}
-		e, err := schemas.Decode([]byte(payload))
-		if err != nil {
-			return fmt.Errorf("decoding stored event: %w", err)
-		}
-		fn(e, seq)
-	}
-	return rows.Err()
+	return scanEvents(rows)
 }
 
 // CreditRows sums every tenant's AI credits before end between consecutive
@@ -121,7 +109,7 @@ ORDER BY subject, time, stream_seq`, names, end)
 // changes), one row per (tenant, cut). Credits before a tenant's first cut
 // are left out: callers start the cuts early enough. Tenants without cuts
 // are skipped.
-func (s *Store) CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error) {
+func (s *Events) CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error) {
 	out := map[string][]rating.CreditUsage{}
 	if len(cuts) == 0 {
 		return out, nil
@@ -158,15 +146,16 @@ GROUP BY e.subject, at`, string(schemas.TypeAICreditsConsumed), end)
 	return out, rows.Err()
 }
 
-// StoredEvent is an event as the events table holds it.
-type StoredEvent struct {
+// RawEvent is a stored event as it was received: what dead-lettering
+// it publishes again.
+type RawEvent struct {
 	Seq     uint64
 	Type    string
 	Payload []byte
 }
 
 // EventsBySeq returns the stored events with the given stream sequences.
-func (s *Store) EventsBySeq(ctx context.Context, seqs []uint64) ([]StoredEvent, error) {
+func (s *Events) EventsBySeq(ctx context.Context, seqs []uint64) ([]RawEvent, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -180,9 +169,9 @@ WHERE stream_seq IN (SELECT key FROM wanted_seqs) ORDER BY stream_seq`)
 		return nil, fmt.Errorf("querying events by sequence: %w", err)
 	}
 	defer rows.Close()
-	var out []StoredEvent
+	var out []RawEvent
 	for rows.Next() {
-		var e StoredEvent
+		var e RawEvent
 		var payload string
 		if err := rows.Scan(&e.Seq, &e.Type, &payload); err != nil {
 			return nil, fmt.Errorf("scanning event: %w", err)
@@ -195,7 +184,7 @@ WHERE stream_seq IN (SELECT key FROM wanted_seqs) ORDER BY stream_seq`)
 
 // DeadLettered returns which of the given sequences of originStream are in
 // the dead-letter store already.
-func (s *Store) DeadLettered(ctx context.Context, originStream string, seqs []uint64) (map[uint64]bool, error) {
+func (s *Events) DeadLettered(ctx context.Context, originStream string, seqs []uint64) (map[uint64]bool, error) {
 	out := map[uint64]bool{}
 	if len(seqs) == 0 {
 		return out, nil

@@ -3,12 +3,10 @@ package chstore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/consumers"
 	"github.com/tally-billing/tally/schemas"
@@ -17,7 +15,7 @@ import (
 // ContentHashes returns the stored content hash of every identity among ids
 // that is in the identity table. When a race ever stored one identity twice,
 // the first stored (lowest stream sequence) is the one that counts.
-func (s *Store) ContentHashes(ctx context.Context, ids []schemas.Identity) (map[schemas.Identity][16]byte, error) {
+func (s *Events) ContentHashes(ctx context.Context, ids []schemas.Identity) (map[schemas.Identity][16]byte, error) {
 	out := make(map[schemas.Identity][16]byte)
 	if len(ids) == 0 {
 		return out, nil
@@ -57,36 +55,21 @@ GROUP BY source, id`)
 // InsertEvents inserts events into the events table (and, through the
 // materialized view, the identity table) as one block carrying token as its
 // insert_deduplication_token.
-func (s *Store) InsertEvents(ctx context.Context, events []consumers.StoredEvent, token string) error {
+func (s *Events) InsertEvents(ctx context.Context, events []consumers.EventRow, token string) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplication_token":                         token,
 		"deduplicate_blocks_in_dependent_materialized_views": 1,
 	}))
-	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO events
-(source, id, type, subject, time, content_hash, credits, feature, model, user_id, seat_type, order_id, currency, amount, tax, payload, stream_seq)`)
+	batch, err := s.conn.PrepareBatch(ctx, eventInsert)
 	if err != nil {
 		return fmt.Errorf("preparing insert: %w", err)
 	}
 	defer batch.Abort()
-	n := len(events)
-	var (
-		sources, ids, types, subjects, hashes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		features, models, users, seatTypes    = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		orders, currencies, payloads          = make([]string, n), make([]string, n), make([]string, n)
-		credits, amounts, taxes               = make([]decimal.Decimal, n), make([]decimal.Decimal, n), make([]decimal.Decimal, n)
-		times                                 = make([]time.Time, n)
-		seqs                                  = make([]uint64, n)
-	)
-	for i, se := range events {
-		e := se.Event
-		f := hotFieldsOf(e)
-		sources[i], ids[i], types[i], subjects[i], times[i], hashes[i] = e.Source, e.ID, string(e.Type), e.Subject, e.Time, string(se.Hash[:])
-		credits[i], features[i], models[i], users[i], seatTypes[i] = f.credits, f.feature, f.model, f.userID, f.seatType
-		orders[i], currencies[i], amounts[i], taxes[i] = f.orderID, f.currency, f.amount, f.tax
-		payloads[i], seqs[i] = string(e.Raw), se.StreamSeq
+	b := newEventBlock(len(events))
+	for _, se := range events {
+		b.add(se.Event, se.Hash, se.StreamSeq)
 	}
-	return sendColumns(batch, "events", sources, ids, types, subjects, times, hashes, credits, features, models, users,
-		seatTypes, orders, currencies, amounts, taxes, payloads, seqs)
+	return b.send(batch)
 }
 
 // sendColumns appends one slice per column of batch, in the order of its
@@ -105,7 +88,7 @@ func sendColumns(batch driver.Batch, table string, cols ...any) error {
 }
 
 // InsertDeadLetters inserts dead letters as one block carrying token.
-func (s *Store) InsertDeadLetters(ctx context.Context, entries []consumers.DeadLetterRecord, token string) error {
+func (s *Events) InsertDeadLetters(ctx context.Context, entries []consumers.DeadLetterRecord, token string) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": token}))
 	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO dead_letters
 (dlq_seq, origin_stream, origin_seq, origin_subject, source, id, type, field, reason, payload, dead_at)`)

@@ -12,7 +12,7 @@ import (
 // whatever their number. Lines go in first: an invoice row is only
 // visible once all its lines are stored, and storing the same invoice
 // again (same id) replaces rows with identical ones.
-func (s *Store) SaveInvoices(ctx context.Context, invs []billing.Invoice) error {
+func (s *Invoices) SaveInvoices(ctx context.Context, invs []billing.Invoice) error {
 	if len(invs) == 0 {
 		return nil
 	}
@@ -49,7 +49,7 @@ func (s *Store) SaveInvoices(ctx context.Context, invs []billing.Invoice) error 
 
 // UpdateInvoiceStatuses records new statuses (and Stripe ids) of stored
 // invoices, each as the next version of its row.
-func (s *Store) UpdateInvoiceStatuses(ctx context.Context, invs []billing.Invoice) error {
+func (s *Invoices) UpdateInvoiceStatuses(ctx context.Context, invs []billing.Invoice) error {
 	if len(invs) == 0 {
 		return nil
 	}
@@ -57,47 +57,14 @@ func (s *Store) UpdateInvoiceStatuses(ctx context.Context, invs []billing.Invoic
 	for i, inv := range invs {
 		ids[i] = inv.ID
 	}
-	versions, err := s.latestVersions(ctx, "invoices", "invoice_id", ids)
+	versions, err := latestVersions(ctx, s.conn, "invoices", "invoice_id", ids)
 	if err != nil {
 		return err
 	}
 	return s.writeInvoiceRows(ctx, invs, versions)
 }
 
-// latestVersions returns, for each id, one more than the highest version
-// stored in table (keyed by idColumn); an id with no row is an error.
-func (s *Store) latestVersions(ctx context.Context, table, idColumn string, ids []string) (map[string]uint64, error) {
-	ctx, err := withKeys(ctx, "updated_ids", "String", ids)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT %s, max(version) FROM %s WHERE %s IN (SELECT key FROM updated_ids) GROUP BY %s`,
-		idColumn, table, idColumn, idColumn))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s versions: %w", table, err)
-	}
-	defer rows.Close()
-	next := make(map[string]uint64, len(ids))
-	for rows.Next() {
-		var id string
-		var v uint64
-		if err := rows.Scan(&id, &v); err != nil {
-			return nil, fmt.Errorf("scanning %s version: %w", table, err)
-		}
-		next[id] = v + 1
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s versions: %w", table, err)
-	}
-	for _, id := range ids {
-		if next[id] == 0 {
-			return nil, fmt.Errorf("updating %s: no row with %s %q", table, idColumn, id)
-		}
-	}
-	return next, nil
-}
-
-func (s *Store) writeInvoiceRows(ctx context.Context, invs []billing.Invoice, versions map[string]uint64) error {
+func (s *Invoices) writeInvoiceRows(ctx context.Context, invs []billing.Invoice, versions map[string]uint64) error {
 	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO invoices
 (invoice_id, tenant, period, kind, currency, price_book_version, subtotal, discount, total, status, status_reason,
  stripe_customer_id, stripe_invoice_id, issued_at, version)`)
@@ -120,7 +87,7 @@ func (s *Store) writeInvoiceRows(ctx context.Context, invs []billing.Invoice, ve
 
 // Invoices returns the latest version of every matching invoice, with its
 // lines, ordered by period, tenant and kind.
-func (s *Store) Invoices(ctx context.Context, f billing.InvoiceFilter) ([]billing.Invoice, error) {
+func (s *Invoices) Invoices(ctx context.Context, f billing.InvoiceFilter) ([]billing.Invoice, error) {
 	rows, err := s.conn.Query(ctx, `
 SELECT invoice_id, tenant, period, kind, currency, price_book_version, subtotal, discount, total,
        status, status_reason, stripe_customer_id, stripe_invoice_id, issued_at
@@ -185,7 +152,7 @@ ORDER BY invoice_id, line_no`)
 }
 
 // StripeCustomer returns the Stripe customer id remembered for a tenant, or "".
-func (s *Store) StripeCustomer(ctx context.Context, tenant string) (string, error) {
+func (s *Invoices) StripeCustomer(ctx context.Context, tenant string) (string, error) {
 	var id string
 	err := s.conn.QueryRow(ctx, `SELECT any(customer_id) FROM stripe_customers WHERE tenant = ?`, tenant).Scan(&id)
 	if err != nil {
@@ -195,7 +162,7 @@ func (s *Store) StripeCustomer(ctx context.Context, tenant string) (string, erro
 }
 
 // SaveStripeCustomer remembers a tenant's Stripe customer id.
-func (s *Store) SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error {
+func (s *Invoices) SaveStripeCustomer(ctx context.Context, tenant, customerID string, at time.Time) error {
 	if err := s.conn.Exec(ctx, `INSERT INTO stripe_customers (tenant, customer_id, created_at) VALUES (?, ?, ?)`,
 		tenant, customerID, at); err != nil {
 		return fmt.Errorf("saving stripe customer: %w", err)
@@ -205,7 +172,7 @@ func (s *Store) SaveStripeCustomer(ctx context.Context, tenant, customerID strin
 
 // ClosedPeriod reports when a period was first closed (zero if it was not)
 // and how many tenants that close could not rate.
-func (s *Store) ClosedPeriod(ctx context.Context, period string) (time.Time, int, error) {
+func (s *Invoices) ClosedPeriod(ctx context.Context, period string) (time.Time, int, error) {
 	var n uint64
 	var at time.Time
 	var failed uint32
@@ -220,7 +187,7 @@ func (s *Store) ClosedPeriod(ctx context.Context, period string) (time.Time, int
 }
 
 // ClosedPeriods lists the closed periods, oldest first.
-func (s *Store) ClosedPeriods(ctx context.Context) ([]string, error) {
+func (s *Invoices) ClosedPeriods(ctx context.Context) ([]string, error) {
 	rows, err := s.conn.Query(ctx, `SELECT DISTINCT period FROM closed_periods ORDER BY period`)
 	if err != nil {
 		return nil, fmt.Errorf("listing closed periods: %w", err)
@@ -238,7 +205,7 @@ func (s *Store) ClosedPeriods(ctx context.Context) ([]string, error) {
 }
 
 // RecordClosedPeriod records that a period is closed.
-func (s *Store) RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices, failed int) error {
+func (s *Invoices) RecordClosedPeriod(ctx context.Context, period string, at time.Time, invoices, failed int) error {
 	if err := s.conn.Exec(ctx, `INSERT INTO closed_periods (period, closed_at, invoices, failed_tenants) VALUES (?, ?, ?, ?)`,
 		period, at, uint32(invoices), uint32(failed)); err != nil {
 		return fmt.Errorf("recording closed period: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/payouts"
+	"github.com/tally-billing/tally/schemas"
 )
 
 // SavePayouts stores new payouts and their statements: every statement
@@ -205,9 +206,9 @@ func (s *Store) RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int) 
 
 // MarketplaceEvents returns every sale, refund and KYC event with time at
 // or before end, in (time, sequence) order.
-func (s *Store) MarketplaceEvents(ctx context.Context, end time.Time) ([]payouts.StoredEvent, error) {
+func (s *Store) MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
-SELECT stream_seq, payload
+SELECT `+eventColumns+`
 FROM events FINAL
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
   AND time <= ?
@@ -219,11 +220,11 @@ ORDER BY time, stream_seq`, end)
 // and KYC event of provider, then every sale of another provider with the
 // order id of one of provider's sales or refunds (see
 // payouts.EventSource). The first query reads one subject of the events
-// table's key; the second reads the order_id column and the payloads of
+// table's key; the second reads the order_id column and the typed rows of
 // the few matching sales only.
-func (s *Store) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]payouts.StoredEvent, error) {
+func (s *Store) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
 	own, orders, err := s.marketplaceEvents(ctx, true, `
-SELECT stream_seq, payload, order_id
+SELECT `+eventColumns+`
 FROM events FINAL
 WHERE subject = ?
   AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
@@ -240,7 +241,7 @@ ORDER BY time, stream_seq`, provider, end)
 	// few rows: a copy of a row may come twice; the service counts an
 	// identity once.
 	others, _, err := s.marketplaceEvents(octx, false, `
-SELECT stream_seq, payload
+SELECT `+eventColumns+`
 FROM events
 WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
   AND order_id IN (SELECT key FROM provider_orders)
@@ -248,36 +249,34 @@ ORDER BY time, stream_seq`, provider, end)
 	return append(own, others...), err
 }
 
-// marketplaceEvents runs a query selecting stream_seq and payload, and
-// order_id too when withOrders is set: it then also returns the distinct
-// non-empty order ids.
-func (s *Store) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]payouts.StoredEvent, []string, error) {
+// marketplaceEvents runs a query selecting eventColumns and scans the
+// events; when withOrders is set it also returns the distinct non-empty
+// order ids of their sales and refunds.
+func (s *Store) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]schemas.StoredEvent, []string, error) {
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("querying marketplace events: %w", err)
 	}
-	defer rows.Close()
-	var out []payouts.StoredEvent
+	out, err := scanEvents(rows)
+	if err != nil || !withOrders {
+		return out, nil, err
+	}
 	var orders []string
 	seen := map[string]bool{}
-	for rows.Next() {
-		var e payouts.StoredEvent
-		var payload, order string
-		dest := []any{&e.Seq, &payload}
-		if withOrders {
-			dest = append(dest, &order)
+	for _, se := range out {
+		var order string
+		switch d := se.Event.Data.(type) {
+		case *schemas.SaleCompleted:
+			order = d.OrderID
+		case *schemas.RefundIssued:
+			order = d.OrderID
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, nil, fmt.Errorf("scanning marketplace event: %w", err)
-		}
-		e.Payload = []byte(payload)
-		out = append(out, e)
 		if order != "" && !seen[order] {
 			seen[order] = true
 			orders = append(orders, order)
 		}
 	}
-	return out, orders, rows.Err()
+	return out, orders, nil
 }
 
 // LedgerEntries returns every stored ledger entry, in insertion order per

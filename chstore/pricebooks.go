@@ -10,7 +10,7 @@ import (
 
 // PriceBooks returns every price book record stored, by version then
 // time (the pricebook.Archive of the daemon).
-func (s *Store) PriceBooks(ctx context.Context) ([]pricebook.Record, error) {
+func (s *Invoices) PriceBooks(ctx context.Context) ([]pricebook.Record, error) {
 	rows, err := s.conn.Query(ctx, `SELECT version, source, started_at FROM price_books ORDER BY version, started_at`)
 	if err != nil {
 		return nil, fmt.Errorf("reading price books: %w", err)
@@ -32,7 +32,7 @@ func (s *Store) PriceBooks(ctx context.Context) ([]pricebook.Record, error) {
 
 // SavePriceBook stores one price book record. It goes in as a batch of
 // one row, which keeps the milliseconds of the time.
-func (s *Store) SavePriceBook(ctx context.Context, r pricebook.Record) error {
+func (s *Invoices) SavePriceBook(ctx context.Context, r pricebook.Record) error {
 	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO price_books (version, source, started_at)`)
 	if err != nil {
 		return fmt.Errorf("preparing price book %s: %w", r.Version, err)

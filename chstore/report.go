@@ -13,7 +13,7 @@ import (
 
 // finance.Report reads period's figures (YYYY-MM, validated by the caller)
 // from the finance views, one query per section.
-func (s *Store) FinanceReport(ctx context.Context, period string) (finance.Report, error) {
+func (s *Finance) FinanceReport(ctx context.Context, period string) (finance.Report, error) {
 	r := finance.Report{
 		Period: period, BilledRevenue: []finance.RevenueRow{}, BilledTotals: []finance.CurrencyAmount{}, Discounts: []finance.DiscountRow{},
 		MRR: []finance.MRRRow{}, AICredits: []finance.AICreditRow{}, AIAllowance: []finance.AIAllowanceRow{}, Marketplace: []finance.MarketplaceRow{},
@@ -170,7 +170,7 @@ ORDER BY currency`, []any{period}, func(scan func(...any) error) error {
 }
 
 // each runs a query and hands every row to fn.
-func (s *Store) each(ctx context.Context, what, query string, args []any, fn func(scan func(...any) error) error) error {
+func (s *Finance) each(ctx context.Context, what, query string, args []any, fn func(scan func(...any) error) error) error {
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("querying %s: %w", what, err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/money"
-	"github.com/tally-billing/tally/payouts"
+	"github.com/tally-billing/tally/schemas"
 )
 
 // noTime is the DateTime64 columns' "no time" (1970-01-01).
@@ -298,9 +298,9 @@ FROM ledger_snapshot_payouts FINAL WHERE toUnixTimestamp64Nano(as_of) = ? AND to
 // one with zero arguments). It reads without FINAL, which would merge the
 // whole table's keys: copies of a row (a redelivered insert, not merged
 // yet) may come twice, and the caller counts an identity once.
-func (s *Store) EventsAfter(ctx context.Context, position uint64, at time.Time) ([]payouts.StoredEvent, error) {
+func (s *Store) EventsAfter(ctx context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
-SELECT stream_seq, payload
+SELECT `+eventColumns+`
 FROM events
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
   AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
@@ -310,13 +310,13 @@ ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
 
 // ProvidersEvents returns every sale, refund and KYC event whose subject
 // is one of providers, whatever its time.
-func (s *Store) ProvidersEvents(ctx context.Context, providers []string) ([]payouts.StoredEvent, error) {
+func (s *Store) ProvidersEvents(ctx context.Context, providers []string) ([]schemas.StoredEvent, error) {
 	pctx, err := withKeys(ctx, "history_providers", "String", providers)
 	if err != nil {
 		return nil, err
 	}
 	out, _, err := s.marketplaceEvents(pctx, false, `
-SELECT stream_seq, payload
+SELECT `+eventColumns+`
 FROM events FINAL
 WHERE subject IN (SELECT key FROM history_providers)
   AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
@@ -327,13 +327,13 @@ ORDER BY time, stream_seq`)
 // OrderEvents returns the sales and refunds naming one of orderIDs that a
 // snapshot at position, as of at, counted: stored at or before position
 // and dated at or before at. Like EventsAfter, without FINAL.
-func (s *Store) OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]payouts.StoredEvent, error) {
+func (s *Store) OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	octx, err := withKeys(ctx, "named_orders", "String", orderIDs)
 	if err != nil {
 		return nil, err
 	}
 	out, _, err := s.marketplaceEvents(octx, false, `
-SELECT stream_seq, payload
+SELECT `+eventColumns+`
 FROM events
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued')
   AND order_id IN (SELECT key FROM named_orders)

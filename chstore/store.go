@@ -40,11 +40,49 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Store is a connection pool to ClickHouse with Tally's queries.
+// Store is the connection pool to ClickHouse: it opens, migrates and
+// closes it, and hands out the stores of each domain, which share it:
+//
+//   - [Events]: the event and dead-letter sinks' inserts, the identity
+//     lookup, the usage queries, billing's activity, stored events read
+//     back for dead-lettering;
+//   - [Invoices]: billing's invoices, closed periods, Stripe customer ids
+//     and price books;
+//   - [Finance]: the finance report and trend.
+//
+// The marketplace side (payouts, runs, the ledger and its snapshots,
+// payouts.go and snapshots.go) is still on Store itself.
 type Store struct {
 	conn    driver.Conn
 	log     zerolog.Logger
 	cluster string
+}
+
+// Events stores and reads events: it implements consumers.EventStore and
+// consumers.DeadLetterStore, billing.ActivitySource and the API's usage
+// reads.
+type Events struct{ conn driver.Conn }
+
+// Invoices keeps billing's records: it implements billing.InvoiceStore,
+// billing.PeriodRecord, billing.CustomerIDs and pricebook.Archive.
+type Invoices struct{ conn driver.Conn }
+
+// Finance reads the finance views: the API's finance report and trend.
+type Finance struct{ conn driver.Conn }
+
+// Events returns the events store on s's pool.
+func (s *Store) Events() *Events { return &Events{conn: s.conn} }
+
+// Invoices returns billing's store on s's pool.
+func (s *Store) Invoices() *Invoices { return &Invoices{conn: s.conn} }
+
+// Finance returns the finance store on s's pool.
+func (s *Store) Finance() *Finance { return &Finance{conn: s.conn} }
+
+// latestVersions is the package's latestVersions on s's pool, for the
+// payouts.
+func (s *Store) latestVersions(ctx context.Context, table, idColumn string, ids []string) (map[string]uint64, error) {
+	return latestVersions(ctx, s.conn, table, idColumn, ids)
 }
 
 // Open connects to ClickHouse and checks the connection.

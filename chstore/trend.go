@@ -13,7 +13,7 @@ import (
 // FinanceTrend reads the figures of every month in months (consecutive
 // YYYY-MM strings, validated by the caller) from the finance views, one
 // query per series, for the dashboard (docs/finance.md).
-func (s *Store) FinanceTrend(ctx context.Context, months []string) (finance.Trend, error) {
+func (s *Finance) FinanceTrend(ctx context.Context, months []string) (finance.Trend, error) {
 	from, to := months[0], months[len(months)-1]
 	tr := finance.Trend{
 		From: from, To: to, Months: months, Totals: []finance.TrendTotal{}, MRR: []finance.TrendMRRRow{},

@@ -15,7 +15,7 @@ import (
 // events table (FINAL, so a row a race stored twice counts once). Sums run
 // in ClickHouse; seat peaks need the ordered history and run in
 // aggregators.PeakSeats.
-func (s *Store) Usage(ctx context.Context, tenant string, from, to time.Time) (aggregators.Usage, error) {
+func (s *Events) Usage(ctx context.Context, tenant string, from, to time.Time) (aggregators.Usage, error) {
 	u := aggregators.Usage{
 		Tenant: tenant, From: from.UTC(), To: to.UTC(),
 		AICredits:   aggregators.AICreditUsage{ByFeature: map[string]decimal.Decimal{}},
@@ -38,7 +38,7 @@ func (s *Store) Usage(ctx context.Context, tenant string, from, to time.Time) (a
 	return u, nil
 }
 
-func (s *Store) usageCredits(ctx context.Context, tenant string, from, to time.Time, u *aggregators.Usage) error {
+func (s *Events) usageCredits(ctx context.Context, tenant string, from, to time.Time, u *aggregators.Usage) error {
 	rows, err := s.conn.Query(ctx, `
 SELECT type, feature, count(), sum(credits)
 FROM events FINAL
@@ -68,7 +68,7 @@ GROUP BY type, feature`,
 	return rows.Err()
 }
 
-func (s *Store) usageMarketplace(ctx context.Context, tenant string, from, to time.Time, u *aggregators.Usage) error {
+func (s *Events) usageMarketplace(ctx context.Context, tenant string, from, to time.Time, u *aggregators.Usage) error {
 	rows, err := s.conn.Query(ctx, `
 SELECT currency,
        countIf(type = ?), sumIf(amount, type = ?), sumIf(tax, type = ?),
@@ -96,7 +96,7 @@ GROUP BY currency`,
 	return rows.Err()
 }
 
-func (s *Store) seatEvents(ctx context.Context, tenant string, to time.Time) ([]aggregators.SeatEvent, error) {
+func (s *Events) seatEvents(ctx context.Context, tenant string, to time.Time) ([]aggregators.SeatEvent, error) {
 	rows, err := s.conn.Query(ctx, `
 SELECT time, type, user_id, seat_type
 FROM events FINAL

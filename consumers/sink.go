@@ -12,9 +12,9 @@ import (
 	"github.com/tally-billing/tally/schemas"
 )
 
-// StoredEvent is an event with the stream sequence it was delivered at
-// and its content hash.
-type StoredEvent struct {
+// EventRow is what the sink inserts for an event: the event, its content
+// hash and the events-stream sequence it was delivered at.
+type EventRow struct {
 	Event     *schemas.Event
 	Hash      [16]byte
 	StreamSeq uint64
@@ -28,7 +28,7 @@ type EventStore interface {
 	ContentHashes(ctx context.Context, ids []schemas.Identity) (map[schemas.Identity][16]byte, error)
 	// InsertEvents stores events in one insert. Calling it again with the
 	// same token and the same events stores them once.
-	InsertEvents(ctx context.Context, events []StoredEvent, token string) error
+	InsertEvents(ctx context.Context, events []EventRow, token string) error
 }
 
 // SinkMetrics count what the event sink decided for each message.
@@ -110,12 +110,12 @@ func EventSink(store EventStore, m *SinkMetrics) Handler {
 		if err != nil {
 			return fmt.Errorf("looking up stored identities: %w", err)
 		}
-		fresh := make([]StoredEvent, 0, len(cands))
+		fresh := make([]EventRow, 0, len(cands))
 		for _, c := range cands {
 			h, ok := stored[c.ev.Identity()]
 			switch {
 			case !ok:
-				fresh = append(fresh, StoredEvent{Event: c.ev, Hash: c.hash, StreamSeq: c.msg.StreamSeq})
+				fresh = append(fresh, EventRow{Event: c.ev, Hash: c.hash, StreamSeq: c.msg.StreamSeq})
 			case h == c.hash:
 				dups++
 			default:
@@ -147,7 +147,7 @@ func conflictError(id schemas.Identity, firstSeq uint64) error {
 // InsertToken derives a ClickHouse insert_deduplication_token from the
 // stream sequences of the rows: the range plus a hash of every sequence, so
 // the same rows always give the same token and other rows another one.
-func InsertToken(kind string, events []StoredEvent) string {
+func InsertToken(kind string, events []EventRow) string {
 	seqs := make([]uint64, len(events))
 	for i, e := range events {
 		seqs[i] = e.StreamSeq

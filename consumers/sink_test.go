@@ -13,7 +13,7 @@ import (
 // the ClickHouse store is tested end to end in e2e/.
 type memStore struct {
 	hashes  map[schemas.Identity][16]byte
-	inserts [][]StoredEvent
+	inserts [][]EventRow
 	tokens  []string
 	failIns error
 }
@@ -28,7 +28,7 @@ func (m *memStore) ContentHashes(_ context.Context, ids []schemas.Identity) (map
 	return out, nil
 }
 
-func (m *memStore) InsertEvents(_ context.Context, evs []StoredEvent, token string) error {
+func (m *memStore) InsertEvents(_ context.Context, evs []EventRow, token string) error {
 	if m.failIns != nil {
 		return m.failIns
 	}

@@ -261,7 +261,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
-	rejecter := &storedRejecter{store: d.store, dlq: dlq}
+	rejecter := &storedRejecter{events: d.store.Events(), dlq: dlq}
 	bill, err := d.buildBilling(reg, book, rejecter)
 	if err != nil {
 		return err
@@ -281,11 +281,11 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	router, err := api.NewRouter(api.Config{
 		Keys:        keys,
 		Ingest:      ingest,
-		Usage:       d.store,
+		Usage:       d.store.Events(),
 		Billing:     bill,
 		Marketplace: market,
-		Reports:     d.store,
-		Trends:      d.store,
+		Reports:     d.store.Finance(),
+		Trends:      d.store.Finance(),
 		Barrier:     watermark,
 		Ready:       d.ready,
 		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -355,9 +355,9 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		// earlier batch of this replica.
 		runners int
 	}{
-		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store, sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true, 1},
+		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store.Events(), sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true, 1},
 		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im, check), 1000, 50 * time.Millisecond, true, validatorRunners},
-		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store), 1000, 200 * time.Millisecond, false, 1},
+		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store.Events()), 1000, 200 * time.Millisecond, false, 1},
 	}
 	var out []*consumers.Runner
 	for _, s := range specs {
@@ -398,7 +398,7 @@ func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {
 // and loads every version Tally ever ran with, for billing to re-rate
 // closed months with the version they were billed under.
 func (d *Daemon) keepPriceBooks(ctx context.Context, book *pricebook.Book) error {
-	books, err := pricebook.Keep(ctx, d.store, book, d.cfg.Now())
+	books, err := pricebook.Keep(ctx, d.store.Invoices(), book, d.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -410,10 +410,12 @@ func (d *Daemon) keepPriceBooks(ctx context.Context, book *pricebook.Book) error
 // buildBilling wires the billing service, with a Stripe sender when a key
 // is configured (a dry run otherwise).
 func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter) (*billing.Service, error) {
+	invoices := d.store.Invoices()
 	cfg := billing.Config{
 		Rejecter: rejecter,
-		Book:     book, Books: d.books, Activity: d.store, Store: d.store, Now: d.cfg.Now,
-		Logger: d.log, Metrics: billing.NewMetrics(reg),
+		Book:     book, Books: d.books, Activity: d.store.Events(),
+		Invoices: invoices, Periods: invoices, Customers: invoices,
+		Now: d.cfg.Now, Logger: d.log, Metrics: billing.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil sender in the interface would not be a dry run
 		cfg.Sender = stripesync.NewInvoiceSender(d.stripe)
@@ -428,17 +430,17 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, r
 // store holds already (so twice is once after it: billing rejects the
 // subscription changes it leaves out at every close).
 type storedRejecter struct {
-	store *chstore.Store
-	dlq   *pipeline.DeadLetters
+	events *chstore.Events
+	dlq    *pipeline.DeadLetters
 }
 
 func (r *storedRejecter) RejectStored(ctx context.Context, seqs []uint64, reason string) error {
-	done, err := r.store.DeadLettered(ctx, pipeline.EventsStream, seqs)
+	done, err := r.events.DeadLettered(ctx, pipeline.EventsStream, seqs)
 	if err != nil {
 		return err
 	}
 	seqs = slices.DeleteFunc(slices.Clone(seqs), func(seq uint64) bool { return done[seq] })
-	events, err := r.store.EventsBySeq(ctx, seqs)
+	events, err := r.events.EventsBySeq(ctx, seqs)
 	if err != nil {
 		return err
 	}

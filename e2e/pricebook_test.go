@@ -114,16 +114,16 @@ func TestPriceBooksAreKept(t *testing.T) {
 	shipped := pricebook.Default()
 	at := time.Date(2026, 10, 1, 8, 30, 0, 123e6, time.UTC)
 	for range 2 {
-		if _, err := pricebook.Keep(ctx, store, shipped, at); err != nil {
+		if _, err := pricebook.Keep(ctx, store.Invoices(), shipped, at); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_, next := pricebooktest.Repriced(t, "v2")
-	c, err := pricebook.Keep(ctx, store, next, at.Add(time.Hour))
+	c, err := pricebook.Keep(ctx, store.Invoices(), next, at.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	records, err := store.PriceBooks(ctx)
+	records, err := store.Invoices().PriceBooks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestPriceBooksAreKept(t *testing.T) {
 		t.Fatalf("the shipped version read back: %v", err)
 	}
 	_, sameAsShipped := pricebooktest.Edited(t, [2]string{shipped.Version, "v2"})
-	if _, err := pricebook.Keep(ctx, store, sameAsShipped, at); !errors.Is(err, pricebook.ErrVersionConflict) {
+	if _, err := pricebook.Keep(ctx, store.Invoices(), sameAsShipped, at); !errors.Is(err, pricebook.ErrVersionConflict) {
 		t.Errorf("v2 with the shipped prices: %v; want ErrVersionConflict", err)
 	}
 }

@@ -85,17 +85,14 @@ func (s *Service) advance(ctx context.Context, asOf time.Time, took *stages) (*c
 	return c, nil
 }
 
-// add decodes stored events into in, remembering their sequences and the
+// add adds stored events to in, remembering their sequences and the
 // highest one. An event read twice in one answer (the event source may
 // read without folding copies of a row, see chstore.EventsAfter) counts
 // once.
-func (c *continued) add(in *marketplace.Input, stored []StoredEvent) error {
+func (c *continued) add(in *marketplace.Input, stored []schemas.StoredEvent) error {
 	seen := make(map[string]bool, len(stored))
 	for _, se := range stored {
-		e, err := schemas.Decode(se.Payload)
-		if err != nil {
-			return fmt.Errorf("decoding stored event %d: %w", se.Seq, err)
-		}
+		e := se.Event
 		id := e.Identity().MsgID()
 		if seen[id] {
 			continue

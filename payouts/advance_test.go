@@ -16,6 +16,7 @@ import (
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/schemas"
 )
 
 // fakeSnapshots keeps ledger snapshots in memory over the fake events and
@@ -56,10 +57,10 @@ func (f *fakeSnapshots) SaveLedgerSnapshot(_ context.Context, snap *marketplace.
 	return nil
 }
 
-func (f *fakeSnapshots) EventsAfter(_ context.Context, position uint64, at time.Time) ([]StoredEvent, error) {
+func (f *fakeSnapshots) EventsAfter(_ context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	f.events.mu.Lock()
 	defer f.events.mu.Unlock()
-	var out []StoredEvent
+	var out []schemas.StoredEvent
 	for _, e := range f.events.events {
 		if e.Seq > position || e.at.After(at) {
 			out = append(out, e.StoredEvent)
@@ -71,10 +72,10 @@ func (f *fakeSnapshots) EventsAfter(_ context.Context, position uint64, at time.
 	return out, nil
 }
 
-func (f *fakeSnapshots) ProvidersEvents(_ context.Context, providers []string) ([]StoredEvent, error) {
+func (f *fakeSnapshots) ProvidersEvents(_ context.Context, providers []string) ([]schemas.StoredEvent, error) {
 	f.events.mu.Lock()
 	defer f.events.mu.Unlock()
-	var out []StoredEvent
+	var out []schemas.StoredEvent
 	for _, e := range f.events.events {
 		if slices.Contains(providers, e.subject) {
 			out = append(out, e.StoredEvent)
@@ -83,10 +84,10 @@ func (f *fakeSnapshots) ProvidersEvents(_ context.Context, providers []string) (
 	return out, nil
 }
 
-func (f *fakeSnapshots) OrderEvents(_ context.Context, ids []string, position uint64, at time.Time) ([]StoredEvent, error) {
+func (f *fakeSnapshots) OrderEvents(_ context.Context, ids []string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	f.events.mu.Lock()
 	defer f.events.mu.Unlock()
-	var out []StoredEvent
+	var out []schemas.StoredEvent
 	for _, e := range f.events.events {
 		if e.order != "" && slices.Contains(ids, e.order) && e.Seq <= position && !e.at.After(at) {
 			out = append(out, e.StoredEvent)

@@ -53,14 +53,11 @@ func (s *Service) deriveProvider(ctx context.Context, provider string, end time.
 }
 
 // build derives the ledger of stored events and recorded payouts.
-func (s *Service) build(stored []StoredEvent, recorded []Payout) (*derived, error) {
+func (s *Service) build(stored []schemas.StoredEvent, recorded []Payout) (*derived, error) {
 	var in marketplace.Input
 	d := &derived{seqOf: make(map[string]uint64, len(stored))}
 	for _, se := range stored {
-		e, err := schemas.Decode(se.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("decoding stored event %d: %w", se.Seq, err)
-		}
+		e := se.Event
 		if _, dup := d.seqOf[e.Identity().MsgID()]; dup {
 			continue // a copy of a stored row, read without FINAL
 		}

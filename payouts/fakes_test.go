@@ -30,7 +30,7 @@ var errDown = errors.New("down")
 
 // fakeEvent is a stored event with the columns the fake filters on.
 type fakeEvent struct {
-	StoredEvent
+	schemas.StoredEvent
 	subject, order string
 	typ            schemas.Type
 	at             time.Time
@@ -44,17 +44,22 @@ type fakeEvents struct {
 	reads  []string
 }
 
-// add encodes and stores e with the next sequence number; it returns it.
+// add stores e as the store would read it back (encoded and decoded: a
+// valid event) with the next sequence number; it returns it.
 func (f *fakeEvents) add(t testing.TB, e *schemas.Event) uint64 {
 	t.Helper()
 	raw, err := schemas.Encode(e)
 	if err != nil {
 		t.Fatalf("encoding %s: %v", e.ID, err)
 	}
+	stored, err := schemas.Decode(raw)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", e.ID, err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	seq := uint64(len(f.events) + 1)
-	fe := fakeEvent{StoredEvent: StoredEvent{Seq: seq, Payload: raw}, subject: e.Subject, typ: e.Type, at: e.Time.UTC()}
+	fe := fakeEvent{StoredEvent: schemas.StoredEvent{Seq: seq, Event: stored}, subject: e.Subject, typ: e.Type, at: e.Time.UTC()}
 	switch p := e.Data.(type) {
 	case *schemas.SaleCompleted:
 		fe.order = p.OrderID
@@ -66,21 +71,22 @@ func (f *fakeEvents) add(t testing.TB, e *schemas.Event) uint64 {
 	return seq
 }
 
-// addRaw stores a payload as it is (to feed the service bad records).
-func (f *fakeEvents) addRaw(payload string, at time.Time) {
+// addStored stores e as it is, whatever its type (to feed the service bad
+// records).
+func (f *fakeEvents) addStored(e *schemas.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.events = append(f.events, fakeEvent{StoredEvent: StoredEvent{Seq: uint64(len(f.events) + 1), Payload: []byte(payload)}, at: at})
+	f.events = append(f.events, fakeEvent{StoredEvent: schemas.StoredEvent{Seq: uint64(len(f.events) + 1), Event: e}, at: e.Time})
 }
 
-func (f *fakeEvents) MarketplaceEvents(_ context.Context, end time.Time) ([]StoredEvent, error) {
+func (f *fakeEvents) MarketplaceEvents(_ context.Context, end time.Time) ([]schemas.StoredEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads = append(f.reads, "all")
 	if f.err != nil {
 		return nil, f.err
 	}
-	var out []StoredEvent
+	var out []schemas.StoredEvent
 	for _, e := range f.events {
 		if !e.at.After(end) {
 			out = append(out, e.StoredEvent)
@@ -91,7 +97,7 @@ func (f *fakeEvents) MarketplaceEvents(_ context.Context, end time.Time) ([]Stor
 
 // ProviderEvents follows the port's contract, written again here: the
 // provider's events, and the sales of others with one of its order ids.
-func (f *fakeEvents) ProviderEvents(_ context.Context, provider string, end time.Time) ([]StoredEvent, error) {
+func (f *fakeEvents) ProviderEvents(_ context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads = append(f.reads, "provider "+provider)
@@ -104,7 +110,7 @@ func (f *fakeEvents) ProviderEvents(_ context.Context, provider string, end time
 			orders[e.order] = true
 		}
 	}
-	var out []StoredEvent
+	var out []schemas.StoredEvent
 	for _, e := range f.events {
 		mine := e.subject == provider
 		claims := e.typ == schemas.TypeSaleCompleted && orders[e.order]

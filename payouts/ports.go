@@ -8,6 +8,7 @@ import (
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/schemas"
 )
 
 // The ports: what the service needs from the world, implemented by chstore
@@ -19,7 +20,7 @@ import (
 type EventSource interface {
 	// MarketplaceEvents returns every marketplace event with time at or
 	// before end. A payout run derives the whole ledger from them.
-	MarketplaceEvents(ctx context.Context, end time.Time) ([]StoredEvent, error)
+	MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error)
 	// ProviderEvents returns, with time at or before end, every
 	// marketplace event whose subject is provider, and every sale of
 	// another provider with the order id of one of provider's sales or
@@ -27,13 +28,7 @@ type EventSource interface {
 	// it, so they decide whether provider's own sales and refunds are
 	// accepted. Nothing else changes provider's balances. The order of the
 	// events does not matter.
-	ProviderEvents(ctx context.Context, provider string, end time.Time) ([]StoredEvent, error)
-}
-
-// StoredEvent is a stored event: its stream sequence and raw payload.
-type StoredEvent struct {
-	Seq     uint64
-	Payload []byte
+	ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error)
 }
 
 // Store keeps payouts, runs and the ledger.
@@ -94,14 +89,14 @@ type LedgerSnapshots interface {
 	// as of at, does not hold: stored after position (stream sequence) or
 	// dated after at; every one for zero arguments. An event may come
 	// twice (copies of a stored row); the service counts it once.
-	EventsAfter(ctx context.Context, position uint64, at time.Time) ([]StoredEvent, error)
+	EventsAfter(ctx context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error)
 	// ProvidersEvents returns every marketplace event whose subject is one
 	// of providers, whatever its time.
-	ProvidersEvents(ctx context.Context, providers []string) ([]StoredEvent, error)
+	ProvidersEvents(ctx context.Context, providers []string) ([]schemas.StoredEvent, error)
 	// OrderEvents returns the sales and refunds naming one of orderIDs
 	// that a snapshot at position, as of at, counted: stored at or before
 	// position and dated at or before at.
-	OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]StoredEvent, error)
+	OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]schemas.StoredEvent, error)
 	// RecordedPayouts returns the latest state of every payout of
 	// provider (of every provider when empty), without statements.
 	RecordedPayouts(ctx context.Context, provider string) ([]Payout, error)

@@ -160,3 +160,12 @@ func payloadFits(t Type, p Payload) bool {
 	}
 	return false
 }
+
+// StoredEvent is an event as the event store holds it: the event and the
+// sequence of the events stream it was stored at, the handle a stored
+// event is dead-lettered by. An Event read back from the store's typed
+// columns has a nil Raw.
+type StoredEvent struct {
+	Seq   uint64
+	Event *Event
+}

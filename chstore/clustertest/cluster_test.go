@@ -324,7 +324,7 @@ func TestRenderedSchemaOnTwoShards(t *testing.T) {
 	// 16 tenants × 2 AI events, credits i.j, stored through shard 1.
 	const tenants = 16
 	base := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
-	var events []consumers.StoredEvent
+	var events []consumers.EventRow
 	perTenant := map[string]decimal.Decimal{}
 	total := decimal.Zero
 	for i := range tenants {
@@ -336,7 +336,7 @@ func TestRenderedSchemaOnTwoShards(t *testing.T) {
 			events = append(events, aiEvent(tenant, fmt.Sprintf("e-%02d-%d", i, j), credits, base.Add(time.Duration(i*2+j)*time.Minute), uint64(len(events)+1)))
 		}
 	}
-	if err := st[0].InsertEvents(ctx, events, "batch-1"); err != nil {
+	if err := st[0].Events().InsertEvents(ctx, events, "batch-1"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -365,7 +365,7 @@ func TestRenderedSchemaOnTwoShards(t *testing.T) {
 	// The retry of the same insert (same deduplication token), from either
 	// server, stores nothing new.
 	for i, s := range st {
-		if err := s.InsertEvents(ctx, events, "batch-1"); err != nil {
+		if err := s.Events().InsertEvents(ctx, events, "batch-1"); err != nil {
 			t.Fatal(err)
 		}
 		if n := count(ctx, t, s, `SELECT count() FROM events`); n != uint64(len(events)) {
@@ -377,7 +377,7 @@ func TestRenderedSchemaOnTwoShards(t *testing.T) {
 	// through the other server): the copy lands on the shard of the
 	// original, and FINAL folds it.
 	dup := events[2:4] // tenant-01's two events
-	if err := st[1].InsertEvents(ctx, dup, "batch-2"); err != nil {
+	if err := st[1].Events().InsertEvents(ctx, dup, "batch-2"); err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range st {
@@ -389,7 +389,7 @@ func TestRenderedSchemaOnTwoShards(t *testing.T) {
 		}
 	}
 	// The store's own queries, unchanged, over the Distributed tables.
-	u, err := st[1].Usage(ctx, "tenant-01", base.Add(-time.Hour), base.Add(time.Hour))
+	u, err := st[1].Events().Usage(ctx, "tenant-01", base.Add(-time.Hour), base.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ LEFT ANTI JOIN (SELECT source, id FROM event_ids_local FINAL) AS x USING (source
 		ids = append(ids, e.Event.Identity())
 	}
 	for i, s := range st {
-		hashes, err := s.ContentHashes(ctx, ids)
+		hashes, err := s.Events().ContentHashes(ctx, ids)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,7 +456,7 @@ LEFT ANTI JOIN (SELECT source, id FROM event_ids_local FINAL) AS x USING (source
 	}
 	// The finance report queries the finance views over the Distributed
 	// tables; here only that it runs is checked.
-	if _, err := st[0].FinanceReport(ctx, "2026-11"); err != nil {
+	if _, err := st[0].Finance().FinanceReport(ctx, "2026-11"); err != nil {
 		t.Errorf("finance report over the cluster: %v", err)
 	}
 	var all decimal.Decimal
@@ -493,10 +493,10 @@ LEFT ANTI JOIN (SELECT source, id FROM event_ids_local FINAL) AS x USING (source
 	}
 }
 
-func aiEvent(tenant, id string, credits decimal.Decimal, at time.Time, seq uint64) consumers.StoredEvent {
+func aiEvent(tenant, id string, credits decimal.Decimal, at time.Time, seq uint64) consumers.EventRow {
 	raw := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"clustertest","type":"ai.credits.consumed","subject":%q,"time":%q,"data":{"credits":%q,"feature":"tutor"}}`,
 		id, tenant, at.Format(time.RFC3339Nano), credits.String())
-	return consumers.StoredEvent{
+	return consumers.EventRow{
 		Event: &schemas.Event{
 			SpecVersion: "1.0", ID: id, Source: "clustertest", Type: schemas.TypeAICreditsConsumed,
 			Subject: tenant, Time: at, Raw: []byte(raw),

@@ -210,7 +210,7 @@ func TestBackfillGivesOldLinesTheirFacts(t *testing.T) {
 		Status: billing.StatusFinalized, IssuedAt: ts("2026-12-01"), Lines: []billing.Line{{Kind: "seats", Item: "seats:learner",
 			Description: "written by hand", Quantity: d("1"), UnitPrice: d("4"), Amount: d("4"), Period: "2026-11",
 			Plan: "team", Term: "monthly", SeatType: "learner", Meter: "seats", Used: d("1")}}}
-	if err := st.SaveInvoices(ctx, append(old, fresh)); err != nil {
+	if err := st.Invoices().SaveInvoices(ctx, append(old, fresh)); err != nil {
 		t.Fatal(err)
 	}
 	migs, err := chstore.Migrations()
@@ -233,7 +233,7 @@ func TestBackfillGivesOldLinesTheirFacts(t *testing.T) {
 	if err := st.Conn().Exec(ctx, backfill); err != nil {
 		t.Fatalf("backfill: %v", err)
 	}
-	got, err := st.Invoices(ctx, billing.InvoiceFilter{})
+	got, err := st.Invoices().Invoices(ctx, billing.InvoiceFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,14 +174,14 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 
 func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	st, ctx := migrated(t), context.Background()
-	var stored []consumers.StoredEvent
+	var stored []consumers.EventRow
 	add := func(seq uint64, e *schemas.Event) {
 		raw, err := schemas.Encode(e)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.Raw = raw
-		stored = append(stored, consumers.StoredEvent{Event: e, StreamSeq: seq})
+		stored = append(stored, consumers.EventRow{Event: e, StreamSeq: seq})
 	}
 	sale := func(id, provider, at string) *schemas.Event {
 		return &schemas.Event{ID: id, Source: "checkout", Type: schemas.TypeSaleCompleted, Subject: provider, Time: ts(at),
@@ -191,7 +191,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	add(2, sale("b", "p2", "2026-12-03")) // stored before, dated after the snapshot
 	add(3, sale("c", "p1", "2026-11-15")) // stored after, late
 	add(4, sale("d", "p2", "2026-12-10")) // stored after
-	if err := st.InsertEvents(ctx, stored, "ledgertest"); err != nil {
+	if err := st.Events().InsertEvents(ctx, stored, "ledgertest"); err != nil {
 		t.Fatal(err)
 	}
 	seqs := func(es []payoutsEvent) []uint64 {
@@ -233,7 +233,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	}
 }
 
-type payoutsEvent = payouts.StoredEvent
+type payoutsEvent = schemas.StoredEvent
 
 func TestPayoutsOfRunAndRecordedPayouts(t *testing.T) {
 	st, ctx := migrated(t), context.Background()

@@ -1024,3 +1024,80 @@ ALTER TABLE closed_periods_local ON CLUSTER 'tally'
 ALTER TABLE closed_periods ON CLUSTER 'tally'
     ADD COLUMN IF NOT EXISTS failed_tenants UInt32 DEFAULT 0 COMMENT 'tenants the close could not rate (retried by later closes)';
 
+-- Migration 0009_typed_columns.
+ALTER TABLE events_local ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS ai_provider LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'provider')
+        COMMENT 'ai.credits.consumed: the AI vendor (optional)',
+    ADD COLUMN IF NOT EXISTS pack_id String
+        DEFAULT JSONExtractString(payload, 'data', 'pack_id')
+        COMMENT 'ai.credits.pack_purchased: pack id',
+    ADD COLUMN IF NOT EXISTS plan LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'plan')
+        COMMENT 'subscription.started, changed: price-book plan key',
+    ADD COLUMN IF NOT EXISTS term LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'term')
+        COMMENT 'subscription.started, changed: monthly, annual or multi_year',
+    ADD COLUMN IF NOT EXISTS term_years UInt8
+        DEFAULT toUInt8OrZero(JSONExtractString(payload, 'data', 'term_years'))
+        COMMENT 'subscription.started, changed: 2 to 5 for multi_year, else 0',
+    ADD COLUMN IF NOT EXISTS committed_seats Map(LowCardinality(String), Int64)
+        DEFAULT mapApply((k, v) -> (k, toInt64OrZero(v)), JSONExtract(payload, 'data', 'committed_seats', 'Map(String, String)'))
+        COMMENT 'subscription.started, changed: seats committed per seat type; empty when absent',
+    ADD COLUMN IF NOT EXISTS addons Array(String)
+        DEFAULT JSONExtract(payload, 'data', 'addons', 'Array(String)')
+        COMMENT 'subscription.started, changed: add-on keys in the order sent',
+    ADD COLUMN IF NOT EXISTS reason String
+        DEFAULT JSONExtractString(payload, 'data', 'reason')
+        COMMENT 'subscription.canceled, provider.kyc.revoked: reason (optional)',
+    ADD COLUMN IF NOT EXISTS buyer_id String
+        DEFAULT JSONExtractString(payload, 'data', 'buyer_id')
+        COMMENT 'marketplace.sale.completed: buyer id',
+    ADD COLUMN IF NOT EXISTS course_id String
+        DEFAULT JSONExtractString(payload, 'data', 'course_id')
+        COMMENT 'marketplace.sale.completed: course id',
+    ADD COLUMN IF NOT EXISTS refund_id String
+        DEFAULT JSONExtractString(payload, 'data', 'refund_id')
+        COMMENT 'marketplace.refund.issued: refund id',
+    ADD COLUMN IF NOT EXISTS stripe_account String
+        DEFAULT JSONExtractString(payload, 'data', 'stripe_account')
+        COMMENT 'provider.kyc.verified: connected account, acct_...';
+
+ALTER TABLE events ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS ai_provider LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'provider')
+        COMMENT 'ai.credits.consumed: the AI vendor (optional)',
+    ADD COLUMN IF NOT EXISTS pack_id String
+        DEFAULT JSONExtractString(payload, 'data', 'pack_id')
+        COMMENT 'ai.credits.pack_purchased: pack id',
+    ADD COLUMN IF NOT EXISTS plan LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'plan')
+        COMMENT 'subscription.started, changed: price-book plan key',
+    ADD COLUMN IF NOT EXISTS term LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'term')
+        COMMENT 'subscription.started, changed: monthly, annual or multi_year',
+    ADD COLUMN IF NOT EXISTS term_years UInt8
+        DEFAULT toUInt8OrZero(JSONExtractString(payload, 'data', 'term_years'))
+        COMMENT 'subscription.started, changed: 2 to 5 for multi_year, else 0',
+    ADD COLUMN IF NOT EXISTS committed_seats Map(LowCardinality(String), Int64)
+        DEFAULT mapApply((k, v) -> (k, toInt64OrZero(v)), JSONExtract(payload, 'data', 'committed_seats', 'Map(String, String)'))
+        COMMENT 'subscription.started, changed: seats committed per seat type; empty when absent',
+    ADD COLUMN IF NOT EXISTS addons Array(String)
+        DEFAULT JSONExtract(payload, 'data', 'addons', 'Array(String)')
+        COMMENT 'subscription.started, changed: add-on keys in the order sent',
+    ADD COLUMN IF NOT EXISTS reason String
+        DEFAULT JSONExtractString(payload, 'data', 'reason')
+        COMMENT 'subscription.canceled, provider.kyc.revoked: reason (optional)',
+    ADD COLUMN IF NOT EXISTS buyer_id String
+        DEFAULT JSONExtractString(payload, 'data', 'buyer_id')
+        COMMENT 'marketplace.sale.completed: buyer id',
+    ADD COLUMN IF NOT EXISTS course_id String
+        DEFAULT JSONExtractString(payload, 'data', 'course_id')
+        COMMENT 'marketplace.sale.completed: course id',
+    ADD COLUMN IF NOT EXISTS refund_id String
+        DEFAULT JSONExtractString(payload, 'data', 'refund_id')
+        COMMENT 'marketplace.refund.issued: refund id',
+    ADD COLUMN IF NOT EXISTS stripe_account String
+        DEFAULT JSONExtractString(payload, 'data', 'stripe_account')
+        COMMENT 'provider.kyc.verified: connected account, acct_...';
+
