@@ -16,7 +16,7 @@ import (
 )
 
 // Activity loads the activity of every tenant with a subscription, seat or
-// AI event before end, in four queries whatever the number of tenants.
+// AI event before end, in three queries whatever the number of tenants.
 func (s *Events) Activity(ctx context.Context, end time.Time) (map[string]*billing.TenantActivity, error) {
 	out := map[string]*billing.TenantActivity{}
 	get := func(tenant string) *billing.TenantActivity {
