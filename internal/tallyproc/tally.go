@@ -2,7 +2,6 @@ package tallyproc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -177,21 +176,7 @@ func (t *Tally) Kill() error {
 // Key returns the dev key of role from <dataDir>/keys.json, which `tally
 // run` writes on its first start.
 func Key(dataDir string, role auth.Role) (string, error) {
-	path := filepath.Join(dataDir, "keys.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("reading keys file: %w", err)
-	}
-	var f auth.File
-	if err := json.Unmarshal(data, &f); err != nil {
-		return "", fmt.Errorf("decoding keys file: %w", err)
-	}
-	for _, k := range f.Keys {
-		if k.Role == role {
-			return k.Secret, nil
-		}
-	}
-	return "", fmt.Errorf("reading keys file: no %s key in %s", role, path)
+	return auth.FindSecret(filepath.Join(dataDir, "keys.json"), role)
 }
 
 // Env is this process's environment without its TALLY_* settings, but
