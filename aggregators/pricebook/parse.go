@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -197,10 +198,10 @@ func (v *validator) book(f *fileBook) *Book {
 	if len(f.Plans) == 0 {
 		v.fail("plans", "must define at least one plan")
 	}
-	for _, key := range sortedKeys(f.Plans) {
+	for _, key := range slices.Sorted(maps.Keys(f.Plans)) {
 		b.Plans[key] = v.plan("plans."+key, key, f.Plans[key])
 	}
-	for _, key := range sortedKeys(f.Addons) {
+	for _, key := range slices.Sorted(maps.Keys(f.Addons)) {
 		a := f.Addons[key]
 		path := "addons." + key
 		v.key(path, key)
@@ -222,7 +223,7 @@ func (v *validator) book(f *fileBook) *Book {
 		}
 		b.Addons[key] = addon
 	}
-	for _, key := range sortedKeys(f.Terms) {
+	for _, key := range slices.Sorted(maps.Keys(f.Terms)) {
 		path := "terms." + key
 		t := schemas.Term(key)
 		if !slices.Contains(schemas.Terms(), t) {
@@ -262,7 +263,7 @@ func (v *validator) plan(path, key string, f filePlan) *Plan {
 		Base:  v.prices(path+".base", f.Base, true),
 		Seats: map[schemas.SeatType]Seat{},
 	}
-	for _, st := range sortedKeys(f.Seats) {
+	for _, st := range slices.Sorted(maps.Keys(f.Seats)) {
 		sp := path + ".seats." + st
 		if !slices.Contains(schemas.SeatTypes(), schemas.SeatType(st)) {
 			v.fail(sp, "unknown seat type %q (want one of %v)", st, schemas.SeatTypes())
@@ -314,7 +315,7 @@ func (v *validator) plan(path, key string, f filePlan) *Plan {
 // carry more, since only invoice lines are rounded.
 func (v *validator) prices(path string, m map[string]string, fixed bool) Prices {
 	out := Prices{}
-	for _, code := range sortedKeys(m) {
+	for _, code := range slices.Sorted(maps.Keys(m)) {
 		cp := path + "." + code
 		c, err := money.LookupCurrency(code)
 		if err != nil || !slices.Contains(v.currencies, c) {
@@ -347,7 +348,7 @@ const defaultKey = "default"
 // paid in it.
 func (v *validator) minimums(path string, m map[string]string) Minimums {
 	out := Minimums{Amounts: Prices{}}
-	for _, code := range sortedKeys(m) {
+	for _, code := range slices.Sorted(maps.Keys(m)) {
 		if code == defaultKey {
 			continue
 		}
@@ -465,13 +466,4 @@ func (v *validator) key(path, key string) {
 	if !ok {
 		v.fail(path, "key %q must be lowercase letters, digits and '_', starting with a letter", key)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
