@@ -8,9 +8,11 @@
 //
 // TestMain builds ./cmd/tally once into a temporary directory; tests never
 // run the daemon in process, they talk to it like an operator would. This
-// file holds the processes (Tally, NATSServer); load_test.go the generator,
-// the ledger and the clients (HTTPSender, NATSPublisher, RunLoad);
-// check_test.go the ClickHouse helpers and the checks against the ledger.
+// file holds the processes (Tally, NATSServer; both on internal/tallyproc,
+// which the README walkthrough and tally-bench use too); load_test.go the
+// generator, the ledger and the clients (HTTPSender, NATSPublisher,
+// RunLoad); check_test.go the ClickHouse helpers and the checks against the
+// ledger.
 //
 //	p := StartTally(t, TallyConfig{})       // free loopback ports, a t.TempDir() data dir, managed ClickHouse
 //	ledger := NewLedger()                   // the oracle: what got a 202 or a JetStream ack
