@@ -57,7 +57,7 @@ func StartProc(cfg ProcConfig) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the log of %s: %w", cfg.Bin, err)
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // the child has its own descriptor
 	info, err := logf.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("opening the log of %s: %w", cfg.Bin, err)
@@ -139,7 +139,7 @@ func (p *Proc) ReadLog(fn func(line string, fields map[string]any)) error {
 	if err != nil {
 		return fmt.Errorf("reading the log: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	if _, err := f.Seek(p.logOffset, io.SeekStart); err != nil {
 		return fmt.Errorf("reading the log: %w", err)
 	}
