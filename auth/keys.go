@@ -134,6 +134,25 @@ func LoadFile(path string) (*Keyring, error) {
 	return kr, nil
 }
 
+// FindSecret returns the secret of the first key of role in the keys file
+// at path: how the CLI, the tests and the benchmark find a dev key.
+func FindSecret(path string, role Role) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading keys file: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return "", fmt.Errorf("decoding keys file %s: %w", path, err)
+	}
+	for _, k := range f.Keys {
+		if k.Role == role {
+			return k.Secret, nil
+		}
+	}
+	return "", fmt.Errorf("keys file %s has no %s key", path, role)
+}
+
 // Authenticate returns the principal of secret. It compares against every
 // key in constant time.
 func (k *Keyring) Authenticate(secret string) (Principal, bool) {

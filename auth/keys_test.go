@@ -93,4 +93,15 @@ func TestWriteDevFile(t *testing.T) {
 	if _, err := WriteDevFile(path); err == nil {
 		t.Error("WriteDevFile overwrote an existing file")
 	}
+	for _, k := range f.Keys {
+		if s, err := FindSecret(path, k.Role); err != nil || s != k.Secret {
+			t.Errorf("FindSecret(%s) = %q, %v; want the key written", k.Role, s, err)
+		}
+	}
+	if _, err := FindSecret(path, RoleProvider); err == nil {
+		t.Error("FindSecret(provider) of dev keys: no error")
+	}
+	if _, err := FindSecret(filepath.Join(t.TempDir(), "none.json"), RoleIngest); err == nil {
+		t.Error("FindSecret of a missing file: no error")
+	}
 }

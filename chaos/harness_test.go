@@ -8,9 +8,11 @@
 //
 // TestMain builds ./cmd/tally once into a temporary directory; tests never
 // run the daemon in process, they talk to it like an operator would. This
-// file holds the processes (Tally, NATSServer); load_test.go the generator,
-// the ledger and the clients (HTTPSender, NATSPublisher, RunLoad);
-// check_test.go the ClickHouse helpers and the checks against the ledger.
+// file holds the processes (Tally, NATSServer; both on internal/tallyproc,
+// which the README walkthrough and tally-bench use too); load_test.go the
+// generator, the ledger and the clients (HTTPSender, NATSPublisher,
+// RunLoad); check_test.go the ClickHouse helpers and the checks against the
+// ledger.
 //
 //	p := StartTally(t, TallyConfig{})       // free loopback ports, a t.TempDir() data dir, managed ClickHouse
 //	ledger := NewLedger()                   // the oracle: what got a 202 or a JetStream ack
@@ -45,26 +47,22 @@
 package chaos
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tally-billing/tally/auth"
+	"github.com/tally-billing/tally/chlocal"
+	"github.com/tally-billing/tally/internal/tallyproc"
 	"github.com/tally-billing/tally/internal/testnet"
 )
 
@@ -85,12 +83,8 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	repoRoot = root
-	chdbLib = os.Getenv("TALLY_CHDB_LIB")
-	if chdbLib == "" {
-		chdbLib = filepath.Join(root, ".cache", "chdb", "package", "libchdb.so")
-	}
-	if _, err := os.Stat(chdbLib); err != nil {
-		fmt.Fprintf(os.Stderr, "chaos: libchdb.so not found (%v); run `make chdb`\n", err)
+	if chdbLib, err = chlocal.FindLibrary(""); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
 		return 1
 	}
 	dir, err := os.MkdirTemp("", "tally-chaos-bin-")
@@ -101,25 +95,11 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	binDir = dir
 	tallyBin = filepath.Join(dir, "tally")
-	if err := goBuild(tallyBin, "./cmd/tally"); err != nil {
+	if err := tallyproc.Build(repoRoot, tallyBin, "./cmd/tally"); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos: building tally:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-// goBuild builds a main package of the module (or of a module it requires)
-// into out.
-func goBuild(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = repoRoot
-	cmd.Env = os.Environ()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %v: %s", pkg, err, stderr.String())
-	}
-	return nil
 }
 
 // envInt reads a positive integer from the environment, or def.
@@ -143,62 +123,6 @@ func chaosKills(t *testing.T) int  { return envInt(t, "TALLY_CHAOS_KILLS", 3) }
 // loadTimeout bounds one test's load phase by its size.
 func loadTimeout(events, kills int) time.Duration {
 	return 2*time.Minute + time.Duration(events)*2*time.Millisecond + time.Duration(kills)*30*time.Second
-}
-
-// proc is a child process and its exit.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
-// startProc starts a child with its stdout and stderr appended to logPath.
-// The child gets SIGKILL if the test binary dies.
-func startProc(logPath, bin string, args []string, env []string) (*proc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// signal sends sig and waits up to timeout for the exit; then SIGKILL.
-func (p *proc) signal(sig syscall.Signal, timeout time.Duration) error {
-	if p.exited() {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("pid %d did not exit within %s of %s; killed", p.cmd.Process.Pid, timeout, sig)
-	}
 }
 
 // TallyConfig is how a `tally run` child is started. Zero values pick free
@@ -225,7 +149,7 @@ type Tally struct {
 	logDir string
 
 	mu     sync.Mutex
-	p      *proc
+	p      *tallyproc.Tally // the current run; nil before the first start
 	starts int
 	chDSN  string
 
@@ -260,12 +184,11 @@ func StartTally(t *testing.T, cfg TallyConfig) *Tally {
 		if err := p.Stop(); err != nil {
 			t.Logf("stopping tally: %v", err)
 		}
-		p.waitClickHouseGone(30 * time.Second)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := p.Start(ctx); err != nil {
-		t.Fatalf("starting tally: %v", err)
+		t.Fatal(err)
 	}
 	return p
 }
@@ -298,22 +221,17 @@ func (p *Tally) Starts() int {
 }
 
 // Start starts the daemon (again) on the same ports and data dir and waits
-// for /readyz, the dev keys and the ClickHouse DSN.
+// until it is ready; then it reads the dev keys and the ClickHouse DSN.
 func (p *Tally) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.p != nil && !p.p.exited() {
+	if p.p != nil && !p.p.Exited() {
 		return errors.New("tally is already running")
 	}
-	args := []string{"run",
-		"--http-addr", p.cfg.HTTPAddr,
-		"--nats-listen", p.cfg.NATSListen,
-		"--data-dir", p.cfg.DataDir,
-		"--chdb-lib", chdbLib,
+	args := []string{
 		"--no-scheduler",
 		"--sink-max-wait", "50ms",
 		"--ack-wait", p.cfg.AckWait.String(),
-		"--log-level", "info",
 	}
 	if p.cfg.NATSURL != "" {
 		args = append(args, "--nats-url", p.cfg.NATSURL)
@@ -321,75 +239,33 @@ func (p *Tally) Start(ctx context.Context) error {
 	if p.cfg.ClickHouseDSN != "" {
 		args = append(args, "--clickhouse-dsn", p.cfg.ClickHouseDSN)
 	}
-	args = append(args, p.cfg.Args...)
-	logPath := filepath.Join(p.logDir, fmt.Sprintf("tally-%02d.log", p.starts+1))
-	child, err := startProc(logPath, tallyBin, args, p.cfg.Env)
+	child, err := tallyproc.Start(ctx, tallyproc.Config{
+		Bin:        tallyBin,
+		DataDir:    p.cfg.DataDir,
+		HTTPAddr:   p.cfg.HTTPAddr,
+		NATSListen: p.cfg.NATSListen,
+		ChdbLib:    chdbLib,
+		Args:       append(args, p.cfg.Args...),
+		LogPath:    filepath.Join(p.logDir, fmt.Sprintf("tally-%02d.log", p.starts+1)),
+		Dir:        repoRoot,
+		Env:        append(os.Environ(), p.cfg.Env...),
+	})
 	if err != nil {
 		return err
 	}
 	p.p = child
-	if err := p.waitReady(ctx, child, logPath); err != nil {
-		_ = child.signal(syscall.SIGKILL, 10*time.Second)
-		return fmt.Errorf("%w\n%s", err, tail(logPath, 30))
+	// An external ClickHouse's DSN is the one given; the managed one's
+	// ports change with every start.
+	if p.chDSN = cmp.Or(p.cfg.ClickHouseDSN, child.ClickHouseDSN); p.chDSN == "" {
+		return errors.New("no managed clickhouse dsn in the daemon's log")
 	}
-	if p.cfg.ClickHouseDSN != "" {
-		p.chDSN = p.cfg.ClickHouseDSN
-	} else {
-		dsn, err := logField(logPath, "managed clickhouse started", "dsn")
-		if err != nil {
-			return err
-		}
-		p.chDSN = dsn
+	if p.IngestKey, err = child.Key(auth.RoleIngest); err != nil {
+		return err
 	}
-	if err := p.readKeys(); err != nil {
+	if p.FinanceKey, err = child.Key(auth.RoleFinance); err != nil {
 		return err
 	}
 	p.starts++
-	return nil
-}
-
-func (p *Tally) waitReady(ctx context.Context, child *proc, logPath string) error {
-	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	for {
-		if child.exited() {
-			return fmt.Errorf("tally run exited before it was ready: %v", child.err)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.BaseURL+"/readyz", nil)
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("tally not ready: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func (p *Tally) readKeys() error {
-	data, err := os.ReadFile(filepath.Join(p.cfg.DataDir, "keys.json"))
-	if err != nil {
-		return err
-	}
-	var f auth.File
-	if err := json.Unmarshal(data, &f); err != nil {
-		return fmt.Errorf("dev keys file: %w", err)
-	}
-	for _, k := range f.Keys {
-		switch k.Role {
-		case auth.RoleIngest:
-			p.IngestKey = k.Secret
-		case auth.RoleFinance:
-			p.FinanceKey = k.Secret
-		}
-	}
-	if p.IngestKey == "" || p.FinanceKey == "" {
-		return errors.New("dev keys file lacks an ingest or a finance key")
-	}
 	return nil
 }
 
@@ -404,8 +280,9 @@ func (p *Tally) Kill() {
 	if child == nil {
 		return
 	}
-	_ = child.signal(syscall.SIGKILL, 30*time.Second)
-	p.waitClickHouseGone(30 * time.Second)
+	if err := child.Kill(); err != nil {
+		p.t.Log(err)
+	}
 }
 
 // Restart is Kill, then Start: a crash and an operator's restart.
@@ -414,7 +291,8 @@ func (p *Tally) Restart(ctx context.Context) error {
 	return p.Start(ctx)
 }
 
-// Stop shuts the daemon down gracefully (SIGTERM; SIGKILL after 60s).
+// Stop shuts the daemon down gracefully (SIGTERM; SIGKILL after 60s) and
+// waits until its managed ClickHouse has gone too.
 func (p *Tally) Stop() error {
 	p.mu.Lock()
 	child := p.p
@@ -422,20 +300,20 @@ func (p *Tally) Stop() error {
 	if child == nil {
 		return nil
 	}
-	return child.signal(syscall.SIGTERM, 60*time.Second)
+	return child.Stop(60 * time.Second)
 }
 
 // Running reports whether the daemon process is alive.
 func (p *Tally) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.p != nil && !p.p.exited()
+	return p.p != nil && !p.p.Exited()
 }
 
 // ClickHousePIDs lists the managed ClickHouse launcher processes of this
 // data dir (normally one; none with an external DSN).
 func (p *Tally) ClickHousePIDs() []int {
-	return findProcs("__clickhouse-server", "--path="+filepath.Join(p.cfg.DataDir, "clickhouse"))
+	return tallyproc.ClickHousePIDs(p.cfg.DataDir)
 }
 
 // KillClickHouse sends SIGKILL to the managed ClickHouse and returns its
@@ -448,110 +326,13 @@ func (p *Tally) KillClickHouse() (int, error) {
 	return pids[0], syscall.Kill(pids[0], syscall.SIGKILL)
 }
 
-// waitClickHouseGone waits until no managed ClickHouse of this data dir is
-// left, and kills what is still there after timeout.
-func (p *Tally) waitClickHouseGone(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for {
-		pids := p.ClickHousePIDs()
-		if len(pids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.t.Logf("managed clickhouse %v still running %s after its daemon; killing it", pids, timeout)
-			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			timeout, deadline = 0, time.Now().Add(10*time.Second)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // dumpLogs prints the tail of each daemon log of the test.
 func (p *Tally) dumpLogs() {
 	files, _ := filepath.Glob(filepath.Join(p.logDir, "*.log"))
 	files = append(files, filepath.Join(p.cfg.DataDir, "clickhouse", "clickhouse.log"))
 	for _, f := range files {
-		p.t.Logf("--- last lines of %s:\n%s", f, tail(f, 40))
+		p.t.Logf("--- last lines of %s:\n%s", f, tallyproc.TailFile(f, 40))
 	}
-}
-
-// findProcs lists the pids whose command line holds every one of parts.
-func findProcs(parts ...string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(data) == 0 {
-			continue
-		}
-		cmdline := strings.ReplaceAll(string(data), "\x00", " ")
-		all := true
-		for _, part := range parts {
-			if !strings.Contains(cmdline, part) {
-				all = false
-				break
-			}
-		}
-		if all && !isZombie(pid) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-func isZombie(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// pid (comm) state ...: the state follows the last ')'.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
-}
-
-// logField returns field of the last JSON log line with message msg.
-func logField(path, msg, field string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	var val string
-	for sc.Scan() {
-		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) != nil || line["message"] != msg {
-			continue
-		}
-		if v, ok := line[field].(string); ok {
-			val = v
-		}
-	}
-	if val == "" {
-		return "", fmt.Errorf("no %q log line with %s in %s", msg, field, path)
-	}
-	return val, nil
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // NATSServer is an external nats-server child with JetStream, built from
@@ -563,7 +344,7 @@ type NATSServer struct {
 	StoreDir string
 	logPath  string
 	mu       sync.Mutex
-	p        *proc
+	p        *tallyproc.Proc
 }
 
 var (
@@ -579,7 +360,7 @@ func StartNATSServer(t *testing.T) *NATSServer {
 	t.Helper()
 	natsBuildOnce.Do(func() {
 		natsBin = filepath.Join(binDir, "nats-server")
-		natsBuildErr = goBuild(natsBin, "github.com/nats-io/nats-server/v2")
+		natsBuildErr = tallyproc.Build(repoRoot, natsBin, "github.com/nats-io/nats-server/v2")
 	})
 	if natsBuildErr != nil {
 		t.Fatalf("building nats-server: %v", natsBuildErr)
@@ -588,7 +369,7 @@ func StartNATSServer(t *testing.T) *NATSServer {
 	n.logPath = filepath.Join(t.TempDir(), "nats-server.log")
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- last lines of %s:\n%s", n.logPath, tail(n.logPath, 30))
+			t.Logf("--- last lines of %s:\n%s", n.logPath, tallyproc.TailFile(n.logPath, 30))
 		}
 		n.Stop()
 	})
@@ -606,15 +387,20 @@ func (n *NATSServer) Start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	host, port, _ := net.SplitHostPort(n.Addr)
-	p, err := startProc(n.logPath, natsBin, []string{"-a", host, "-p", port, "-js", "-sd", n.StoreDir, "-n", "chaos-nats"}, nil)
+	p, err := tallyproc.StartProc(tallyproc.ProcConfig{
+		Bin:     natsBin,
+		Args:    []string{"-a", host, "-p", port, "-js", "-sd", n.StoreDir, "-n", "chaos-nats"},
+		Dir:     repoRoot,
+		LogPath: n.logPath,
+	})
 	if err != nil {
 		return err
 	}
 	n.p = p
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if p.exited() {
-			return fmt.Errorf("nats-server exited: %v\n%s", p.err, tail(n.logPath, 20))
+		if p.Exited() {
+			return fmt.Errorf("nats-server exited: %v\n%s", p.Err(), p.Tail(20))
 		}
 		if c, err := net.DialTimeout("tcp", n.Addr, time.Second); err == nil {
 			c.Close()
@@ -632,7 +418,7 @@ func (n *NATSServer) Kill() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.p != nil {
-		_ = n.p.signal(syscall.SIGKILL, 10*time.Second)
+		_ = n.p.Stop(syscall.SIGKILL, 10*time.Second)
 	}
 }
 
@@ -641,7 +427,7 @@ func (n *NATSServer) Stop() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.p != nil {
-		if err := n.p.signal(syscall.SIGTERM, 30*time.Second); err != nil {
+		if err := n.p.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 			n.t.Log(err)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tally-billing/tally/internal/tallyproc"
 	"github.com/tally-billing/tally/pipeline"
 )
 
@@ -39,33 +39,11 @@ type hostileReq struct {
 // generous bound (the daemon holds at most a few 1 MiB bodies at a time).
 const rssBound = 1 << 30
 
-// procMemory reads VmRSS and VmHWM (bytes) of pid.
-func procMemory(pid int) (rss, hwm int64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm, nil
-}
-
 // pid is the daemon's process id.
 func (p *Tally) pid() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.p.cmd.Process.Pid
+	return p.p.Pid()
 }
 
 // hostileGen makes the bad requests; n selects the kind, rng the details.
@@ -232,7 +210,7 @@ func TestHostileInput(t *testing.T) {
 	go func() {
 		defer close(memDone)
 		for {
-			if rss, _, err := procMemory(pid); err == nil && rss > peakRSS.Load() {
+			if rss, _, err := tallyproc.Memory(pid); err == nil && rss > peakRSS.Load() {
 				peakRSS.Store(rss)
 			}
 			select {
@@ -329,7 +307,7 @@ func TestHostileInput(t *testing.T) {
 	if !p.Running() {
 		t.Fatal("tally run exited under hostile input")
 	}
-	_, hwm, err := procMemory(pid)
+	_, hwm, err := tallyproc.Memory(pid)
 	if err != nil {
 		t.Fatal(err)
 	}

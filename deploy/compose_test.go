@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,7 +65,7 @@ func dependsOn(t *testing.T, n yaml.Node) []string {
 		if err := n.Decode(&m); err != nil {
 			t.Fatal(err)
 		}
-		return sortedKeys(m)
+		return slices.Sorted(maps.Keys(m))
 	}
 	t.Fatalf("depends_on: unexpected YAML %v", n.Kind)
 	return nil
@@ -232,7 +233,7 @@ func TestComposeTally(t *testing.T) {
 		s := c.Services[name]
 		where := "service " + name
 		flags := checkRunArgs(t, where, s.Command)
-		checkEnvNames(t, where, sortedKeys(s.Environment))
+		checkEnvNames(t, where, slices.Sorted(maps.Keys(s.Environment)))
 		if flags["http-addr"] != "0.0.0.0:8080" {
 			t.Errorf("%s: --http-addr %q, want 0.0.0.0:8080", where, flags["http-addr"])
 		}

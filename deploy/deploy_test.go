@@ -7,6 +7,7 @@ package deploy_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,7 +123,7 @@ func TestTallyBinaryAsTheDockerfileBuildsIt(t *testing.T) {
 	// find nothing.
 	for _, f := range []string{"http-addr", "data-dir", "keys-file", "nats-url", "clickhouse-dsn", "stripe-key"} {
 		if !c.flags[f] {
-			t.Errorf("tally run --help does not list --%s; found %v", f, sortedKeys(c.flags))
+			t.Errorf("tally run --help does not list --%s; found %v", f, slices.Sorted(maps.Keys(c.flags)))
 		}
 		if env := envName(f); !c.envs[env] {
 			t.Errorf("tally run --help does not list $%s", env)
@@ -166,7 +167,7 @@ func checkRunArgs(t *testing.T, where string, args []string) map[string]string {
 	flags := cmdFlags(args)
 	for f := range flags {
 		if !c.flags[f] {
-			t.Errorf("%s: --%s is not a flag of tally run (it has %v)", where, f, sortedKeys(c.flags))
+			t.Errorf("%s: --%s is not a flag of tally run (it has %v)", where, f, slices.Sorted(maps.Keys(c.flags)))
 		}
 	}
 	return flags
@@ -201,15 +202,6 @@ func natsURLHosts(t *testing.T, urls string) []string {
 	}
 	sort.Strings(hosts)
 	return hosts
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // goModVersion reads the go directive, or a required module's version.

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"errors"
 	"io"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -376,7 +377,7 @@ func TestKubernetesTallyDeployment(t *testing.T) {
 	for _, ef := range c.EnvFrom {
 		if ef.ConfigMapRef != nil {
 			cm := m.configMap(t, ef.ConfigMapRef.Name)
-			checkEnvNames(t, "ConfigMap "+cm.Metadata.Name, sortedKeys(cm.Data))
+			checkEnvNames(t, "ConfigMap "+cm.Metadata.Name, slices.Sorted(maps.Keys(cm.Data)))
 		}
 	}
 

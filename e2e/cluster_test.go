@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/tally-billing/tally/auth"
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/daemon"
+	"github.com/tally-billing/tally/internal/tallyproc"
 	"github.com/tally-billing/tally/internal/testnet"
 	"github.com/tally-billing/tally/lease"
 	"github.com/tally-billing/tally/natsembed"
@@ -159,8 +159,7 @@ func runChild(role string) int {
 // child is a running child process.
 type child struct {
 	name string
-	cmd  *exec.Cmd
-	done chan struct{}
+	*tallyproc.Proc
 }
 
 // startChild starts the test binary as a child with role and config; the
@@ -173,33 +172,18 @@ func startChild(t *testing.T, role, name string, config any) *child {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(t.TempDir(), name+".log")
-	out, err := os.Create(logPath)
+	p, err := tallyproc.StartProc(tallyproc.ProcConfig{
+		Bin:     os.Args[0],
+		Env:     append(os.Environ(), childEnv+"="+role, childConfigEnv+"="+string(raw)),
+		LogPath: logPath,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"="+role, childConfigEnv+"="+string(raw))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		out.Close()
-		close(c.done)
-	}()
+	c := &child{name: name, Proc: p}
 	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-c.done:
-			case <-time.After(30 * time.Second):
-				t.Errorf("%s did not stop on SIGTERM; killing it", name)
-				c.kill()
-			}
+		if err := p.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
+			t.Errorf("%s did not stop on SIGTERM: %v", name, err)
 		}
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
@@ -223,19 +207,7 @@ func startChild(t *testing.T, role, name string, config any) *child {
 }
 
 // kill sends SIGKILL and waits until the process is gone.
-func (c *child) kill() {
-	_ = c.cmd.Process.Kill()
-	<-c.done
-}
-
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *child) kill() { _ = c.Stop(syscall.SIGKILL, time.Minute) }
 
 // natsCluster is three NATS node processes clustered on loopback.
 type natsCluster struct {
@@ -371,7 +343,7 @@ func startReplica(t *testing.T, name string, cfg replicaConfig) (*child, string)
 	c := startChild(t, "replica", name, cfg)
 	base := "http://" + cfg.HTTPAddr
 	waitFor(t, 2*time.Minute, name+" ready", func() bool {
-		if c.exited() {
+		if c.Exited() {
 			t.Fatalf("%s exited while starting", name)
 		}
 		resp, err := http.Get(base + "/readyz")
@@ -489,7 +461,7 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 	pcfg := replicaConfig{HTTPAddr: testnet.FreeAddr(t), DataDir: t.TempDir(), KeysFile: keys, NATSURL: cluster.urls, DSN: dsn,
 		Clock: switchClock{Before: nov30}}
 	p, pBase := startReplica(t, "replica-p", pcfg)
-	logf("replica P (pid %d) serving", p.cmd.Process.Pid)
+	logf("replica P (pid %d) serving", p.Pid())
 	q0 := openCH(t, dsn)
 	defer q0.Close()
 	count := func(query string) uint64 {
@@ -504,8 +476,8 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 		return count("SELECT count() FROM closed_periods WHERE period = '2026-10'") >= 1 &&
 			count("SELECT count() FROM payout_runs WHERE as_of = '2026-11-01 00:00:00'") >= 1
 	})
-	if h := leaseHolder(t, js, "payout-run"); !heldBy(h, p.cmd.Process.Pid) {
-		t.Fatalf("payout lease held by %q, want replica P (pid %d)", h, p.cmd.Process.Pid)
+	if h := leaseHolder(t, js, "payout-run"); !heldBy(h, p.Pid()) {
+		t.Fatalf("payout lease held by %q, want replica P (pid %d)", h, p.Pid())
 	}
 
 	// Replica Q, in this process, with the clock that moves to December 2
@@ -604,8 +576,8 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if killedNode == "" || !p.exited() {
-		t.Fatalf("the load ended before the kills (node %q, P exited %v)", killedNode, p.exited())
+	if killedNode == "" || !p.Exited() {
+		t.Fatalf("the load ended before the kills (node %q, P exited %v)", killedNode, p.Exited())
 	}
 	logf("all %d events (%d batches) accepted; %d resends", len(events), len(batches), snd.retries.Load())
 
@@ -654,8 +626,8 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 
 	// P died holding the payout lease; on November 30's clock it has not
 	// expired, so Q has not taken it.
-	if h := leaseHolder(t, js, "payout-run"); !heldBy(h, p.cmd.Process.Pid) {
-		t.Errorf("payout lease held by %q before its expiry, want the killed replica P (pid %d)", h, p.cmd.Process.Pid)
+	if h := leaseHolder(t, js, "payout-run"); !heldBy(h, p.Pid()) {
+		t.Errorf("payout lease held by %q before its expiry, want the killed replica P (pid %d)", h, p.Pid())
 	}
 
 	// P comes back as P2 (a new process, as a supervisor would restart
@@ -666,7 +638,7 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 	if err := os.WriteFile(switchFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf("replica P2 (pid %d) serving; clocks moved to %s", p2.cmd.Process.Pid, december2.Format(time.RFC3339))
+	logf("replica P2 (pid %d) serving; clocks moved to %s", p2.Pid(), december2.Format(time.RFC3339))
 	waitFor(t, time.Minute, "the close of November and the payout run of December 1", func() bool {
 		return count("SELECT count() FROM closed_periods WHERE period = '2026-11'") >= 1 &&
 			count("SELECT count() FROM payout_runs WHERE as_of = '2026-12-01 00:00:00'") >= 1
@@ -691,10 +663,10 @@ func TestClusterSurvivesNodeAndReplicaKills(t *testing.T) {
 	}
 	for _, job := range []string{"period-close", "payout-run"} {
 		h := leaseHolder(t, js, job)
-		if heldBy(h, p.cmd.Process.Pid) {
+		if heldBy(h, p.Pid()) {
 			t.Errorf("lease %s still held by the killed replica P after its expiry", job)
 		}
-		logf("lease %s held by %s (P2 is pid %d)", job, h, p2.cmd.Process.Pid)
+		logf("lease %s held by %s (P2 is pid %d)", job, h, p2.Pid())
 	}
 
 	// The invoices: SPEC §3's worked examples, and the load tenants' team

@@ -135,21 +135,11 @@ func (tl *tally) stop() {
 
 func keyOf(t *testing.T, path string, role auth.Role) string {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	key, err := auth.FindSecret(path, role)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f auth.File
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range f.Keys {
-		if k.Role == role {
-			return k.Secret
-		}
-	}
-	t.Fatalf("no %s key in %s", role, path)
-	return ""
+	return key
 }
 
 // do sends a request and returns the status and body.

@@ -94,8 +94,8 @@ func distinctKeys(exs []exchange) []string {
 	return keys
 }
 
-// assertOneObjectPerKey checks that on route every idempotency key was
-// applied once at most and that want distinct objects exist.
+// assertApplied checks that on route every idempotency key was applied
+// once at most and that want distinct objects exist.
 func assertApplied(t *testing.T, p *stripeProxy, route string, want int) {
 	t.Helper()
 	applied := p.applied(route)
@@ -106,6 +106,16 @@ func assertApplied(t *testing.T, p *stripeProxy, route string, want int) {
 	if len(keys) != want {
 		t.Errorf("%s: %d objects created (keys %q), want %d; outcomes %v", route, len(keys), keys, want, p.outcomes(route))
 	}
+}
+
+// assertInvoicePushedOnce checks that one customer, one invoice, items
+// invoice items and one finalize were created, each once.
+func assertInvoicePushedOnce(t *testing.T, p *stripeProxy, items int) {
+	t.Helper()
+	assertApplied(t, p, rCustomerCreate, 1)
+	assertApplied(t, p, rInvoiceCreate, 1)
+	assertApplied(t, p, rItemCreate, items)
+	assertApplied(t, p, rFinalize, 1)
 }
 
 // assertNoKeyMismatch checks that every retry re-sent the same parameters

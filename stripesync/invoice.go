@@ -12,18 +12,6 @@ import (
 	"github.com/tally-billing/tally/money"
 )
 
-// Metadata keys written on Stripe objects; they name Tally's ids so that an
-// object can be found again and matched to its source.
-const (
-	MetaTenant    = "tally_tenant"
-	MetaInvoiceID = "tally_invoice_id"
-	MetaLineID    = "tally_line_id"
-	MetaPayoutID  = "tally_payout_id"
-)
-
-// maxIdempotencyKey is Stripe's limit on the Idempotency-Key header.
-const maxIdempotencyKey = 255
-
 // InvoiceLine is one line of a Tally invoice.
 type InvoiceLine struct {
 	ID          string          // Tally line id, unique within the invoice
@@ -48,19 +36,7 @@ type InvoiceResult struct {
 	Status     string // Stripe invoice status: "open" once finalized
 }
 
-// Idempotency keys, derived from Tally's ids only, so a rerun sends the same
-// keys.
-func customerKey(tenant string) string       { return "tally-customer-" + tenant }
-func invoiceKey(id string) string            { return "tally-invoice-" + id }
-func itemKey(id, line string) string         { return "tally-item-" + id + "-" + line }
-func finalizeKey(id string) string           { return "tally-finalize-" + id }
-func transferKey(payout string) string       { return "tally-transfer-" + payout }
-func transferGroup(payout string) string     { return "tally-payout-" + payout }
-func searchQuote(s string) string            { return "'" + searchEscaper.Replace(s) + "'" }
-func metaQuery(key, value string) string     { return "metadata['" + key + "']:" + searchQuote(value) }
 func stripeCurrency(c money.Currency) string { return strings.ToLower(c.Code) }
-
-var searchEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // plannedLine is an InvoiceLine converted for Stripe.
 type plannedLine struct {
@@ -188,62 +164,6 @@ func (c *Client) PushInvoice(ctx context.Context, inv Invoice) (InvoiceResult, e
 	log.Info().Str("stripe_customer_id", res.CustomerID).Str("stripe_invoice_id", res.InvoiceID).
 		Str("status", res.Status).Int("items_created", created).Int("lines", len(lines)).Msg("invoice pushed")
 	return res, nil
-}
-
-// ensureCustomer returns known, else the tenant's customer, else a new one.
-func (c *Client) ensureCustomer(ctx context.Context, tenant, known string) (string, error) {
-	if known != "" {
-		return known, nil
-	}
-	var found *stripe.Customer
-	err := c.call(ctx, "searching customer", "", func(ctx context.Context) error {
-		found = nil
-		it := c.customers.Search(&stripe.CustomerSearchParams{SearchParams: stripe.SearchParams{
-			Context: ctx, Query: metaQuery(MetaTenant, tenant), Limit: stripe.Int64(20),
-		}})
-		for it.Next() {
-			cu := it.Customer()
-			// Check the metadata ourselves: search is a query language,
-			// and stripe-mock answers any query with a fixture.
-			if cu.Deleted || cu.Metadata[MetaTenant] != tenant {
-				continue
-			}
-			if found != nil {
-				c.log.Warn().Str("tenant", tenant).Str("kept", found.ID).Str("other", cu.ID).Msg("several stripe customers for one tenant")
-			}
-			if found == nil || cu.Created < found.Created || (cu.Created == found.Created && cu.ID < found.ID) {
-				found = cu
-			}
-		}
-		return it.Err()
-	})
-	switch {
-	case err == nil && found != nil:
-		return found.ID, nil
-	case err == nil:
-	case isRejected(err):
-		// Search is not offered everywhere (e.g. some regions); the
-		// idempotency key still prevents a duplicate within 24 hours.
-		c.log.Warn().Err(err).Str("tenant", tenant).Msg("customer search unavailable, creating under idempotency key")
-	default:
-		return "", err
-	}
-
-	var cu *stripe.Customer
-	key := customerKey(tenant)
-	err = c.call(ctx, "creating customer", key, func(ctx context.Context) error {
-		p := &stripe.CustomerParams{Description: stripe.String("Tally tenant " + tenant)}
-		p.Context = ctx
-		p.SetIdempotencyKey(key)
-		p.AddMetadata(MetaTenant, tenant)
-		var err error
-		cu, err = c.customers.New(p)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	return cu.ID, nil
 }
 
 // ensureInvoice finds the Stripe invoice carrying inv.ID, or creates it.

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tally-billing/tally/chlocal"
+	"github.com/tally-billing/tally/internal/tallyproc"
 )
 
 // A check is one figure the README states and where the output shows it.
@@ -124,14 +127,20 @@ func TestREADMEWalkthrough(t *testing.T) {
 	blocks := pastedBlocks(t, string(readme))
 
 	root := t.TempDir()
-	buildTally(t, repo, filepath.Join(root, "bin", "tally"))
+	if err := tallyproc.Build(repo, filepath.Join(root, "bin", "tally"), "./cmd/tally"); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Symlink(filepath.Join(repo, "examples"), filepath.Join(root, "examples")); err != nil {
 		t.Fatal(err)
 	}
-	base := runTally(t, filepath.Join(root, "bin", "tally"), filepath.Join(root, ".tally"), chdbLibrary(t, repo))
+	chdbLib, err := chlocal.FindLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := runTally(t, filepath.Join(root, "bin", "tally"), filepath.Join(root, ".tally"), chdbLib)
 	addr := strings.TrimPrefix(base, "http://")
 
-	sh, err := startShell(root, t.TempDir(), append(withoutTallyEnv(os.Environ()), "TALLY_URL="+base))
+	sh, err := startShell(root, t.TempDir(), append(tallyproc.Env(), "TALLY_URL="+base))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,12 @@ import (
 // publish rate.
 func (b *bench) backlogPhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
 	n := b.cfg.BacklogEvents
-	nc, err := connectNATS(tp.natsURL, b.cfg.Window)
+	nc, err := connectNATS(tp.NATSURL, b.cfg.Window)
 	if err != nil {
 		return err
 	}
 	defer nc.close()
-	watch, err := startBacklogWatch(ctx, tp.natsURL)
+	watch, err := startBacklogWatch(ctx, tp.NATSURL)
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func (b *bench) backlogPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 	if err := tp.checkAlive(); err != nil {
 		return err
 	}
-	st2, err := openStore(ctx, tp.dsn)
+	st2, err := openStore(ctx, tp.ClickHouseDSN)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func (b *bench) barrierPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 	out := &barrierResult{Tenants: tenants, FirstCloseMs: millisOf(m.took), Invoices: int(m.invoices)}
 	newProber := func() *prober {
 		return &prober{
-			addr: tp.httpAddr, key: m.finance, interval: b.cfg.BarrierInterval,
+			addr: tp.HTTPAddr, key: m.finance, interval: b.cfg.BarrierInterval,
 			barrier: probes{name: "a barrier"}, close: probes{name: "a close"},
 		}
 	}
@@ -113,12 +113,12 @@ func (b *bench) barrierPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 func (b *bench) barrierLoad(ctx context.Context, tp *tallyProc, p *prober) (loadRun, error) {
 	var run loadRun
 	n := b.barrierEvents
-	watch, err := startBacklogWatch(ctx, tp.natsURL)
+	watch, err := startBacklogWatch(ctx, tp.NATSURL)
 	if err != nil {
 		return run, err
 	}
 	defer watch.stop()
-	h := newHTTPSender(tp.httpAddr, tp.ingestKey, b.cfg.HTTPWorkers)
+	h := newHTTPSender(tp.HTTPAddr, tp.ingestKey, b.cfg.HTTPWorkers)
 	pacer := newPacer(float64(b.cfg.BarrierRate))
 	bar := b.newBar(n, "barrier: accepted")
 	var clock acceptClock

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -86,12 +85,12 @@ func (b *bench) closeSeededMonth(ctx context.Context, tp *tallyProc, label strin
 func (b *bench) closeMonth(ctx context.Context, tp *tallyProc, label string, st *store, tenants, volume int) (closedMonth, error) {
 	m := closedMonth{st: st}
 	var err error
-	if m.finance, err = keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance); err != nil {
+	if m.finance, err = tp.Key(auth.RoleFinance); err != nil {
 		return m, err
 	}
 	fmt.Fprintf(b.stderr, "%s: closing %s (%d tenants, %d usage events)\n", label, billedLabel, tenants, volume)
 	start := time.Now()
-	body, err := postFinance(ctx, tp.httpAddr, m.finance, closePath)
+	body, err := postFinance(ctx, tp.HTTPAddr, m.finance, closePath)
 	m.took = time.Since(start)
 	if err != nil {
 		return m, err
@@ -147,14 +146,14 @@ func (b *bench) payoutsPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 		return err
 	}
 	defer st.close()
-	finance, err := keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance)
+	finance, err := tp.Key(auth.RoleFinance)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(b.stderr, "payouts: running payouts as of %s (%d providers, %d sales)\n",
 		payoutAsOf.Format(time.RFC3339), providers, providers*per)
 	start := time.Now()
-	body, err := postFinance(ctx, tp.httpAddr, finance, "/v1/payouts/run?as_of="+payoutAsOf.Format(time.RFC3339))
+	body, err := postFinance(ctx, tp.HTTPAddr, finance, "/v1/payouts/run?as_of="+payoutAsOf.Format(time.RFC3339))
 	elapsed := time.Since(start)
 	if err != nil {
 		return err
@@ -175,14 +174,14 @@ func (b *bench) payoutsPhase(ctx context.Context, tp *tallyProc, res *phaseResul
 // seedHTTP posts events through the HTTP ingest of a fresh tally with a
 // progress bar, and returns its store once all of them are stored.
 func (b *bench) seedHTTP(ctx context.Context, tp *tallyProc, label string, events []event) (*store, error) {
-	h := newHTTPSender(tp.httpAddr, tp.ingestKey, b.cfg.HTTPWorkers)
+	h := newHTTPSender(tp.HTTPAddr, tp.ingestKey, b.cfg.HTTPWorkers)
 	bar := b.newBar(len(events), label)
 	err := h.sendAll(ctx, events, b.cfg.HTTPBatch, b.cfg.HTTPWorkers, func(n int) { _ = bar.Add(n) })
 	endBar(bar, err)
 	if err != nil {
 		return nil, fmt.Errorf("seeding %s: %w", label, err)
 	}
-	st, err := openStore(ctx, tp.dsn)
+	st, err := openStore(ctx, tp.ClickHouseDSN)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -36,12 +35,12 @@ func monthStart(m int) time.Time { return yearStart.AddDate(0, m, 0) }
 // balance.
 func (b *bench) yearPhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
 	providers, per := b.cfg.Providers, b.cfg.YearSalesPerMonth
-	finance, err := keyOf(filepath.Join(tp.dataDir, "keys.json"), auth.RoleFinance)
+	finance, err := tp.Key(auth.RoleFinance)
 	if err != nil {
 		return err
 	}
-	h := newHTTPSender(tp.httpAddr, tp.ingestKey, b.cfg.HTTPWorkers)
-	st, err := openStore(ctx, tp.dsn)
+	h := newHTTPSender(tp.HTTPAddr, tp.ingestKey, b.cfg.HTTPWorkers)
+	st, err := openStore(ctx, tp.ClickHouseDSN)
 	if err != nil {
 		return err
 	}
@@ -62,12 +61,12 @@ func (b *bench) yearPhase(ctx context.Context, tp *tallyProc, res *phaseResult) 
 		}
 		asOf := monthStart(m + 1)
 		if m == 11 {
-			if err := resetPeakRSS(tp.pid()); err != nil {
+			if err := resetPeakRSS(tp.Pid()); err != nil {
 				res.note("resetting the peak RSS before the last run: %v (the peak is the phase's)", err)
 			}
 		}
 		start := time.Now()
-		if _, err := postFinance(ctx, tp.httpAddr, finance, "/v1/payouts/run?as_of="+asOf.Format(time.RFC3339)); err != nil {
+		if _, err := postFinance(ctx, tp.HTTPAddr, finance, "/v1/payouts/run?as_of="+asOf.Format(time.RFC3339)); err != nil {
 			return fmt.Errorf("payout run as of %s: %w", asOf.Format(time.DateOnly), err)
 		}
 		last = time.Since(start)
@@ -91,7 +90,7 @@ func (b *bench) yearPhase(ctx context.Context, tp *tallyProc, res *phaseResult) 
 	asOf := monthStart(12).Format(time.RFC3339)
 	for range b.cfg.BalanceReads {
 		p := providerName(rng.IntN(providers))
-		took, err := getBalance(ctx, tp.httpAddr, finance, "/v1/providers/"+p+"/balance?as_of="+asOf)
+		took, err := getBalance(ctx, tp.HTTPAddr, finance, "/v1/providers/"+p+"/balance?as_of="+asOf)
 		if err != nil {
 			return err
 		}

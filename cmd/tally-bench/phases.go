@@ -25,7 +25,7 @@ const (
 // rawPhase publishes the events to a scratch file stream with no consumer:
 // the JetStream ceiling of this machine.
 func (b *bench) rawPhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
-	nc, err := connectNATS(tp.natsURL, b.cfg.Window)
+	nc, err := connectNATS(tp.NATSURL, b.cfg.Window)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (b *bench) rawPhase(ctx context.Context, tp *tallyProc, res *phaseResult) e
 // natsPhase publishes the events to the ingest stream as fast as acks
 // allow and waits until all are queryable.
 func (b *bench) natsPhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
-	nc, err := connectNATS(tp.natsURL, b.cfg.Window)
+	nc, err := connectNATS(tp.NATSURL, b.cfg.Window)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (b *bench) natsPhase(ctx context.Context, tp *tallyProc, res *phaseResult) 
 		return err
 	}
 	if b.cfg.Perf != "" {
-		perf, err := startPerf(b.cfg.Perf, tp.pid(), tp.chPID)
+		perf, err := startPerf(b.cfg.Perf, tp.Pid(), tp.chPID)
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (b *bench) natsPhase(ctx context.Context, tp *tallyProc, res *phaseResult) 
 // httpPhase posts the events in batches from several workers and waits
 // until all are queryable.
 func (b *bench) httpPhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
-	h := newHTTPSender(tp.httpAddr, tp.ingestKey, b.cfg.HTTPWorkers)
+	h := newHTTPSender(tp.HTTPAddr, tp.ingestKey, b.cfg.HTTPWorkers)
 	send := func(ctx context.Context, sent func(int)) error {
 		return h.sendAll(ctx, b.events[:b.cfg.Events], b.cfg.HTTPBatch, b.cfg.HTTPWorkers, sent)
 	}
@@ -134,7 +134,7 @@ func (b *bench) prepareLatency() error {
 // the order they were sent, which holds for Tally's one ordered sink.
 func (b *bench) latencyPhase(ctx context.Context, tp *tallyProc, res *phaseResult) error {
 	rate, n := b.latencyRate, b.latencyEvents
-	nc, err := connectNATS(tp.natsURL, b.cfg.Window)
+	nc, err := connectNATS(tp.NATSURL, b.cfg.Window)
 	if err != nil {
 		return err
 	}
@@ -171,12 +171,12 @@ type e2eRun struct {
 func (b *bench) endToEnd(ctx context.Context, tp *tallyProc, label string, n int,
 	send func(ctx context.Context, sent func(int)) error, observe func(sample)) (e2eRun, error) {
 	var run e2eRun
-	st, err := openStore(ctx, tp.dsn)
+	st, err := openStore(ctx, tp.ClickHouseDSN)
 	if err != nil {
 		return run, err
 	}
 	defer st.close()
-	watch, err := startBacklogWatch(ctx, tp.natsURL)
+	watch, err := startBacklogWatch(ctx, tp.NATSURL)
 	if err != nil {
 		return run, err
 	}
@@ -290,15 +290,15 @@ func (b *bench) measure(ctx context.Context, name string, run func(context.Conte
 	if b.cfg.Keep {
 		fmt.Fprintf(b.stderr, "%s: tally data dir %s\n", name, tp.dataDir)
 	}
-	cpuTally, cpuCH, cpuSelf, cpuAll := cpuTime(tp.pid()), cpuTime(tp.chPID), selfCPU(), machineBusy()
+	cpuTally, cpuCH, cpuSelf, cpuAll := cpuTime(tp.Pid()), cpuTime(tp.chPID), selfCPU(), machineBusy()
 	runErr := run(ctx, tp, &res)
 	if runErr == nil {
-		res.CPUTally = (cpuTime(tp.pid()) - cpuTally).Seconds()
+		res.CPUTally = (cpuTime(tp.Pid()) - cpuTally).Seconds()
 		res.CPUClickHouse = (cpuTime(tp.chPID) - cpuCH).Seconds()
 		res.CPUBench = (selfCPU() - cpuSelf).Seconds()
 		res.CPUOther = max(0, (machineBusy()-cpuAll).Seconds()-res.CPUTally-res.CPUClickHouse-res.CPUBench)
 		res.RSSTally, res.RSSClickHouse, runErr = tp.peakRSS()
-		res.Warnings, res.FirstWarnings = tp.log.warningCount()
+		res.Warnings, res.FirstWarnings = tp.warningCount()
 	}
 	if err := tp.stop(); err != nil {
 		if runErr != nil {

@@ -16,30 +16,9 @@ import (
 // (100 on every Linux platform Go supports).
 const clockTicks = 100
 
-// peakRSS returns the peak resident set size (VmHWM) of pid in bytes.
-func peakRSS(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading status of %d: %w", pid, err)
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		rest, ok := strings.CutPrefix(line, "VmHWM:")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing VmHWM of %d: %w", pid, err)
-		}
-		return kb << 10, nil
-	}
-	return 0, fmt.Errorf("no VmHWM for %d", pid)
-}
-
 // procStat is what tally-bench reads from /proc/<pid>/stat.
 type procStat struct {
-	ppid int
-	cpu  time.Duration // user + system
+	cpu time.Duration // user + system
 }
 
 func readStat(pid int) (procStat, error) {
@@ -53,17 +32,16 @@ func readStat(pid int) (procStat, error) {
 		return procStat{}, fmt.Errorf("parsing stat of %d: no command name", pid)
 	}
 	f := strings.Fields(string(data[i+1:]))
-	// f[0] is field 3 (state); ppid is field 4, utime 14, stime 15.
+	// f[0] is field 3 (state); utime is field 14, stime 15.
 	if len(f) < 13 {
 		return procStat{}, fmt.Errorf("parsing stat of %d: %d fields", pid, len(f))
 	}
-	ppid, err1 := strconv.Atoi(f[1])
-	utime, err2 := strconv.ParseInt(f[11], 10, 64)
-	stime, err3 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
 		return procStat{}, fmt.Errorf("parsing stat of %d: %w", pid, err)
 	}
-	return procStat{ppid: ppid, cpu: time.Duration(utime+stime) * time.Second / clockTicks}, nil
+	return procStat{cpu: time.Duration(utime+stime) * time.Second / clockTicks}, nil
 }
 
 // cpuTime returns the CPU time pid has used so far, or 0 if it is gone.
@@ -85,28 +63,6 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// findChild returns the pid of a child of ppid whose command line contains
-// needle, or 0 when there is none.
-func findChild(ppid int, needle string) int {
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if st, err := readStat(pid); err != nil || st.ppid != ppid {
-			continue
-		}
-		if cmdlineContains(pid, needle) {
-			return pid
-		}
-	}
-	return 0
 }
 
 // cmdlineContains reports whether pid is alive and its command line

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -58,21 +57,11 @@ func (c *clientFlags) keyFor(role auth.Role) (string, error) {
 	if c.key != "" {
 		return c.key, nil
 	}
-	path := filepath.Join(c.dataDir, "keys.json")
-	data, err := os.ReadFile(path)
+	key, err := auth.FindSecret(filepath.Join(c.dataDir, "keys.json"), role)
 	if err != nil {
-		return "", fmt.Errorf("no --key given and no dev keys file: %w", err)
+		return "", fmt.Errorf("no --key given: %w", err)
 	}
-	var f auth.File
-	if err := json.Unmarshal(data, &f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	for _, k := range f.Keys {
-		if k.Role == role {
-			return k.Secret, nil
-		}
-	}
-	return "", fmt.Errorf("no --key given and %s has no %s key", path, role)
+	return key, nil
 }
 
 // httpClient waits as long as the server lets a close or a payout run take.

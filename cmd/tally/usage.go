@@ -3,9 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -48,28 +49,19 @@ func printUsage(w io.Writer, u aggregators.Usage) {
 	fmt.Fprintf(tw, "tenant %s, %s to %s\n\n", u.Tenant, u.From.Format("2006-01-02 15:04:05Z07:00"), u.To.Format("2006-01-02 15:04:05Z07:00"))
 	fmt.Fprintln(tw, "METER\tDETAIL\tVALUE")
 	fmt.Fprintf(tw, "ai credits\ttotal (%d events)\t%s\n", u.AICredits.Events, u.AICredits.Total)
-	for _, f := range sortedKeys(u.AICredits.ByFeature) {
+	for _, f := range slices.Sorted(maps.Keys(u.AICredits.ByFeature)) {
 		fmt.Fprintf(tw, "ai credits\t%s\t%s\n", f, u.AICredits.ByFeature[f])
 	}
 	fmt.Fprintf(tw, "ai packs\t%d purchased\t%s credits\n", u.AIPacks.Count, u.AIPacks.Credits)
-	for _, k := range sortedKeys(u.Seats) {
+	for _, k := range slices.Sorted(maps.Keys(u.Seats)) {
 		s := u.Seats[k]
 		fmt.Fprintf(tw, "seats\t%s peak\t%d\n", k, s.Peak)
 		fmt.Fprintf(tw, "seats\t%s at end\t%d\n", k, s.AtEnd)
 	}
-	for _, c := range sortedKeys(u.Marketplace) {
+	for _, c := range slices.Sorted(maps.Keys(u.Marketplace)) {
 		m := u.Marketplace[c]
 		fmt.Fprintf(tw, "marketplace\t%s sales\t%d (gross %s, tax %s)\n", c, m.Sales, m.Gross, m.Tax)
 		fmt.Fprintf(tw, "marketplace\t%s refunds\t%d (%s)\n", c, m.Refunds, m.Refunded)
 	}
 	tw.Flush()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
