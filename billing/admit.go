@@ -5,8 +5,8 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

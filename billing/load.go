@@ -6,8 +6,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

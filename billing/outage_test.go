@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

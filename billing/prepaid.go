@@ -3,8 +3,8 @@ package billing
 import (
 	"time"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // prepaidInvoices returns the upfront and upgrade invoices of a tenant

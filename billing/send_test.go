@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // senderFixture is a fixture with a fake provider, acme's November

@@ -3,7 +3,7 @@ package billing
 import (
 	"fmt"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // PriceBooks gives the price book of a version (pricebook.Catalog

@@ -10,10 +10,10 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators"
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/internal/pricebooktest"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

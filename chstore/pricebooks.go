@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // PriceBooks returns every price book record stored, by version then

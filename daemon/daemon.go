@@ -27,7 +27,6 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/api"
 	"github.com/tally-billing/tally/auth"
 	"github.com/tally-billing/tally/billing"
@@ -38,6 +37,7 @@ import (
 	"github.com/tally-billing/tally/natsembed"
 	"github.com/tally-billing/tally/payouts"
 	"github.com/tally-billing/tally/pipeline"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/stripesync"
 )
 

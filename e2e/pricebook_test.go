@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/daemon"
 	"github.com/tally-billing/tally/internal/pricebooktest"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // repricedBook writes pricebooktest.Repriced under version to a file and

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // Config wires a Service.

@@ -19,8 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/consumers"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

@@ -7,9 +7,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/internal/moneytest"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // terms are the shipped marketplace terms: 15 %, 14 days, 50 per currency.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // Payout is one payout: decided by a run, then recorded by the

@@ -10,8 +10,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // Snapshot is the state of the ledger as of a run instant At, for the

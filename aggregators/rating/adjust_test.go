@@ -4,9 +4,9 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // Late events for a closed period become adjustment lines on the next

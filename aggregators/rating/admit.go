@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // Refusal is a subscription change [AdmitChanges] leaves out of rating.

@@ -13,9 +13,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/tally-billing/tally/aggregators"
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

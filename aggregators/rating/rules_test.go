@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/tally-billing/tally/aggregators"
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

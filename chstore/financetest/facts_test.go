@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/tally-billing/tally/aggregators"
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/chlocal"
@@ -16,6 +15,7 @@ import (
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/chstore/chstoretest"
 	"github.com/tally-billing/tally/internal/moneytest"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chlocal/chlocaltest"
 	"github.com/tally-billing/tally/chstore"
@@ -17,6 +16,7 @@ import (
 	"github.com/tally-billing/tally/consumers"
 	"github.com/tally-billing/tally/internal/moneytest"
 	"github.com/tally-billing/tally/payouts"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/schemas"
 )
 

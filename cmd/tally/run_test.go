@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // TestRunRefusesABookLeavingACurrencyUnpaid: a price book whose minimum

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tally-billing/tally/aggregators/pricebook"
 	"github.com/tally-billing/tally/money"
+	"github.com/tally-billing/tally/pricebook"
 )
 
 // memArchive is an in-memory pricebook.Archive that keeps every record
