@@ -43,7 +43,10 @@ import (
 
 // Durable consumer names, shared by every replica.
 const (
-	SinkConsumer       = "tally-sink"
+	SinkConsumer = "tally-sink"
+	// ValidatorConsumer drains the legacy ingest stream (see
+	// pipeline.IngestStream); it keeps the name of the validator it
+	// replaces so that it resumes that consumer's position.
 	ValidatorConsumer  = "tally-validator"
 	DeadLetterConsumer = "tally-deadletters"
 )
@@ -348,15 +351,17 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		maxBatch        int
 		maxWait         time.Duration
 		deadLetter      bool
-		// runners fetching from the durable at once in this process. The
-		// validator is stateless (a redelivered message is a JetStream
-		// duplicate) and mostly waits for publish acks, so two overlap;
-		// the sink stays one, so that its identity lookups see every
-		// earlier batch of this replica.
+		// runners fetching from the durable at once in this process: one
+		// sink, so that its identity lookups see every earlier batch of
+		// this replica.
 		runners int
 	}{
-		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store.Events(), sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true, 1},
-		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im, check), 1000, 50 * time.Millisecond, true, validatorRunners},
+		// The single hop: HTTP-validated and raw NATS events alike, one
+		// decode each, validated inline for the NATS ones.
+		{pipeline.EventsStream, SinkConsumer, pipeline.Sink(d.store.Events(), sm, im, check), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true, 1},
+		// Moves what a version before the single hop left in the ingest
+		// stream to the events stream; idle afterwards.
+		{pipeline.IngestStream, ValidatorConsumer, pipeline.DrainLegacyIngest(pub), 1000, 200 * time.Millisecond, false, 1},
 		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store.Events()), 1000, 200 * time.Millisecond, false, 1},
 	}
 	var out []*consumers.Runner
@@ -381,9 +386,6 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 	}
 	return out, nil
 }
-
-// validatorRunners is how many validator batches one replica handles at once.
-const validatorRunners = 2
 
 // loadPriceBook loads --price-book, or the shipped one.
 func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {
