@@ -113,7 +113,7 @@ func leaveTwoHopStore(t *testing.T, dir string, validated, raw []string, bad str
 		}
 	}
 	for _, c := range []struct {
-		stream, durable string
+		stream, durable   string
 		batch, ackPending int
 	}{
 		{pipeline.EventsStream, daemon.SinkConsumer, 5000, 20000},
