@@ -430,7 +430,10 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, r
 // under the message id of their events-stream sequence (so twice is once
 // within JetStream's duplicate window), and skips those the dead-letter
 // store holds already (so twice is once after it: billing rejects the
-// subscription changes it leaves out at every close).
+// subscription changes it leaves out at every close). Every stored event,
+// HTTP or NATS, came from the events stream (the one hop), so its row's
+// stream_seq is its origin sequence there; the origin subject named is the
+// type's, also for an event an emitter published under tally.ingest.
 type storedRejecter struct {
 	events *chstore.Events
 	dlq    *pipeline.DeadLetters
