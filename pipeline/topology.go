@@ -34,7 +34,22 @@ const (
 )
 
 // EventSubject is the subject an event of type t is stored under.
-func EventSubject(t schemas.Type) string { return EventsSubjectPrefix + string(t) }
+func EventSubject(t schemas.Type) string {
+	if s, ok := eventSubjects[t]; ok {
+		return s
+	}
+	return EventsSubjectPrefix + string(t)
+}
+
+// eventSubjects holds the subject of every known type, built once: ingest
+// asks for one per event.
+var eventSubjects = func() map[schemas.Type]string {
+	m := make(map[schemas.Type]string)
+	for _, t := range schemas.Types() {
+		m[t] = EventsSubjectPrefix + string(t)
+	}
+	return m
+}()
 
 // TopologyConfig sets the limits of the streams. The zero value is usable:
 // Apply fills in the defaults documented on each field.
