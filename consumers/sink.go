@@ -55,19 +55,38 @@ func NewSinkMetrics(reg prometheus.Registerer) *SinkMetrics {
 	return m
 }
 
-// EventSink returns the handler that stores events exactly once.
+// Decode turns a stream message into the event it carries, or returns why
+// the message is rejected (it is then dead-lettered with that reason).
+type Decode func(m *Message) (*schemas.Event, error)
+
+// DecodeStored decodes a message's event; an undecodable one is
+// ErrUndecodable.
+func DecodeStored(m *Message) (*schemas.Event, error) {
+	ev, err := schemas.Decode(m.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
+	}
+	return ev, nil
+}
+
+// EventSink returns the handler that stores events exactly once. decode
+// (DecodeStored when nil) is called once per message: the events it
+// returns are the ones the rest works on.
 //
-// For each batch, in this order: decode every message (an undecodable one
-// is rejected); keep the first message of each identity in the batch; ask
+// For each batch, in this order: decode every message (a rejected one
+// is dead-lettered); keep the first message of each identity in the batch; ask
 // the store which identities it already holds; reject those held with other
 // content as conflicts and skip those held with the same content as
 // duplicates; insert the rest in one insert whose deduplication token is
 // derived from their stream sequences. Every step can be repeated: after a
 // crash the redelivered batch finds its events already stored and only
 // acknowledges them.
-func EventSink(store EventStore, m *SinkMetrics) Handler {
+func EventSink(store EventStore, m *SinkMetrics, decode Decode) Handler {
 	if m == nil {
 		m = NewSinkMetrics(prometheus.NewRegistry())
+	}
+	if decode == nil {
+		decode = DecodeStored
 	}
 	return func(ctx context.Context, batch []*Message) error {
 		type candidate struct {
@@ -80,9 +99,9 @@ func EventSink(store EventStore, m *SinkMetrics) Handler {
 		dups, conflicts := 0, 0
 		for _, msg := range batch {
 			msg.rejected = nil
-			ev, err := schemas.Decode(msg.Data)
+			ev, err := decode(msg)
 			if err != nil {
-				msg.Reject(fmt.Errorf("%w: %v", ErrUndecodable, err))
+				msg.Reject(err)
 				continue
 			}
 			c := candidate{msg: msg, ev: ev, hash: ev.ContentHash()}

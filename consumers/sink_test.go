@@ -47,7 +47,7 @@ func creditMsg(seq uint64, id, credits string) *Message {
 
 func TestEventSinkDecisions(t *testing.T) {
 	store := &memStore{hashes: map[schemas.Identity][16]byte{}}
-	h := EventSink(store, nil)
+	h := EventSink(store, nil, nil)
 	ctx := context.Background()
 
 	first := []*Message{creditMsg(1, "a", "1"), creditMsg(2, "b", "2"), creditMsg(3, "a", "1"), creditMsg(4, "b", "9"),
@@ -96,7 +96,7 @@ func TestEventSinkDecisions(t *testing.T) {
 
 func TestEventSinkInsertFailureIsRetryable(t *testing.T) {
 	store := &memStore{hashes: map[schemas.Identity][16]byte{}, failIns: errors.New("clickhouse down")}
-	err := EventSink(store, nil)(context.Background(), []*Message{creditMsg(1, "a", "1")})
+	err := EventSink(store, nil, nil)(context.Background(), []*Message{creditMsg(1, "a", "1")})
 	if err == nil || IsPermanent(err) {
 		t.Fatalf("err %v, want a retryable error", err)
 	}

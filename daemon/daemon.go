@@ -43,7 +43,10 @@ import (
 
 // Durable consumer names, shared by every replica.
 const (
-	SinkConsumer       = "tally-sink"
+	SinkConsumer = "tally-sink"
+	// ValidatorConsumer drains the legacy ingest stream (see
+	// pipeline.IngestStream); it keeps the name of the validator it
+	// replaces so that it resumes that consumer's position.
 	ValidatorConsumer  = "tally-validator"
 	DeadLetterConsumer = "tally-deadletters"
 )
@@ -348,15 +351,17 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		maxBatch        int
 		maxWait         time.Duration
 		deadLetter      bool
-		// runners fetching from the durable at once in this process. The
-		// validator is stateless (a redelivered message is a JetStream
-		// duplicate) and mostly waits for publish acks, so two overlap;
-		// the sink stays one, so that its identity lookups see every
-		// earlier batch of this replica.
+		// runners fetching from the durable at once in this process: one
+		// sink, so that its identity lookups see every earlier batch of
+		// this replica.
 		runners int
 	}{
-		{pipeline.EventsStream, SinkConsumer, consumers.EventSink(d.store.Events(), sm), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true, 1},
-		{pipeline.IngestStream, ValidatorConsumer, pipeline.Validator(pub, im, check), 1000, 50 * time.Millisecond, true, validatorRunners},
+		// The single hop: HTTP-validated and raw NATS events alike, one
+		// decode each, validated inline for the NATS ones.
+		{pipeline.EventsStream, SinkConsumer, pipeline.Sink(d.store.Events(), sm, im, check), d.cfg.SinkMaxBatch, d.cfg.SinkMaxWait, true, 1},
+		// Moves what a version before the single hop left in the ingest
+		// stream to the events stream; idle afterwards.
+		{pipeline.IngestStream, ValidatorConsumer, pipeline.DrainLegacyIngest(pub), 1000, 200 * time.Millisecond, false, 1},
 		{pipeline.DeadLetterStream, DeadLetterConsumer, consumers.DeadLetterSink(d.store.Events()), 1000, 200 * time.Millisecond, false, 1},
 	}
 	var out []*consumers.Runner
@@ -381,9 +386,6 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 	}
 	return out, nil
 }
-
-// validatorRunners is how many validator batches one replica handles at once.
-const validatorRunners = 2
 
 // loadPriceBook loads --price-book, or the shipped one.
 func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {
@@ -428,7 +430,10 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, r
 // under the message id of their events-stream sequence (so twice is once
 // within JetStream's duplicate window), and skips those the dead-letter
 // store holds already (so twice is once after it: billing rejects the
-// subscription changes it leaves out at every close).
+// subscription changes it leaves out at every close). Every stored event,
+// HTTP or NATS, came from the events stream (the one hop), so its row's
+// stream_seq is its origin sequence there; the origin subject named is the
+// type's, also for an event an emitter published under tally.ingest.
 type storedRejecter struct {
 	events *chstore.Events
 	dlq    *pipeline.DeadLetters

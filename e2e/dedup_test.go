@@ -55,7 +55,7 @@ func TestDuplicatesOverNATSCountOnce(t *testing.T) {
 	if err != nil || !res.Duplicate {
 		t.Fatalf("second emit: want a duplicate, got %+v %v", res, err)
 	}
-	// The same event over HTTP too, once the validator has moved it to the
+	// The same event over HTTP too, once the sink has stored it from the
 	// events stream: the identity is shared by both doors.
 	tl.waitRows("tenant-nats", 1)
 	tl.mustAccept(0, 1, e)

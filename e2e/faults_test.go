@@ -87,7 +87,7 @@ func TestCrashBetweenInsertAndAck(t *testing.T) {
 		}
 	}
 	cfg := consumers.RunnerConfig{Stream: pipeline.EventsStream, Durable: "crash-sink", MaxBatch: 1000, MaxWait: 50 * time.Millisecond, Logger: log}
-	r1, err := consumers.NewRunner(js, cfg, consumers.Chain(consumers.EventSink(store.Events(), nil), crashAfterInsert))
+	r1, err := consumers.NewRunner(js, cfg, consumers.Chain(consumers.EventSink(store.Events(), nil, nil), crashAfterInsert))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestCrashBetweenInsertAndAck(t *testing.T) {
 	}
 
 	// Restart: a plain consumer on the same durable.
-	r2, err := consumers.NewRunner(js, cfg, consumers.EventSink(store.Events(), nil))
+	r2, err := consumers.NewRunner(js, cfg, consumers.EventSink(store.Events(), nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

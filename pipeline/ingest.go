@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -126,7 +126,11 @@ func (h *IngestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnsupportedMediaType, ErrorBody{Error: err.Error()})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	buf := bodies.Get().(*bytes.Buffer)
+	defer recycleBody(buf)
+	buf.Reset()
+	_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body := buf.Bytes()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -174,6 +178,18 @@ func (h *IngestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Metrics.Accepted.WithLabelValues("http").Add(float64(res.Accepted))
 	h.cfg.Metrics.Duplicates.WithLabelValues("http").Add(float64(res.Duplicates))
 	writeJSON(w, http.StatusAccepted, res)
+}
+
+// bodies keeps request body buffers between requests: a batch body is up
+// to 1 MiB, read in growing steps by io.ReadAll. Nothing outlives the
+// request in a body: schemas.Decode copies each event's bytes (Event.Raw),
+// and those are what is published.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func recycleBody(b *bytes.Buffer) {
+	if b.Cap() <= 2*MaxBodyBytes {
+		bodies.Put(b)
+	}
 }
 
 // batchMode tells from the Content-Type whether the body is a batch.

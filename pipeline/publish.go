@@ -36,10 +36,10 @@ func NewPublisher(js jetstream.JetStream, timeout time.Duration) (*Publisher, er
 // EventMsg builds the JetStream message of a validated event: the raw event
 // bytes on the type's subject, with the message id of EventMsgID.
 func EventMsg(e *schemas.Event) *nats.Msg {
-	m := nats.NewMsg(EventSubject(e.Type))
-	m.Data = e.Raw
-	m.Header.Set(jetstream.MsgIDHeader, EventMsgID(e))
-	return m
+	// The header key is already canonical: no Header.Set, which would
+	// canonicalize it again for every event.
+	return &nats.Msg{Subject: EventSubject(e.Type), Data: e.Raw,
+		Header: nats.Header{jetstream.MsgIDHeader: []string{EventMsgID(e)}}}
 }
 
 // EventMsgID is the JetStream message id of an event: 128 bits of the
@@ -59,6 +59,10 @@ func EventMsgID(e *schemas.Event) string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// retryTwice is the option of every async publish, made once: a
+// JetStream that has no responder yet (a leader election) is asked again.
+var retryTwice = jetstream.WithRetryAttempts(2)
+
 // Publish publishes msgs asynchronously and waits until JetStream has
 // acknowledged every one. It returns how many JetStream reported as
 // duplicates. Any failure returns an error wrapping ErrUnavailable: some
@@ -69,7 +73,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []*nats.Msg) (duplicates i
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
-		f, err := p.js.PublishMsgAsync(m, jetstream.WithRetryAttempts(2))
+		f, err := p.js.PublishMsgAsync(m, retryTwice)
 		if err != nil {
 			return 0, fmt.Errorf("%w: publishing: %v", ErrUnavailable, err)
 		}

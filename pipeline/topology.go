@@ -11,33 +11,57 @@ import (
 	"github.com/tally-billing/tally/schemas"
 )
 
-// Stream and subject names. Events are published on EventsSubjectPrefix +
-// event type (for example tally.events.ai.credits.consumed); raw events from
-// NATS emitters arrive on IngestSubjectPrefix + anything; dead letters are
+// Stream and subject names. Every event is stored once, in EventsStream:
+// the HTTP ingest publishes validated events on EventsSubjectPrefix + event
+// type (for example tally.events.ai.credits.consumed); NATS emitters publish
+// raw events on IngestSubjectPrefix + anything, which the events stream
+// holds too, and the sink validates those itself. Dead letters are
 // published on DeadLetterSubjectPrefix + origin.
+//
+// IngestStream is the stream where versions before the single hop kept raw
+// NATS events until a validator moved them to the events stream. It only
+// holds what such a version left behind: its subjects moved to the events
+// stream, and the drain consumer (DrainLegacyIngest) moves its messages
+// into the events stream, where the sink validates them like any NATS event.
 const (
 	EventsStream            = "TALLY_EVENTS"
 	EventsSubjectPrefix     = "tally.events."
-	IngestStream            = "TALLY_INGEST"
 	IngestSubjectPrefix     = "tally.ingest."
+	IngestStream            = "TALLY_INGEST"
+	LegacyIngestSubject     = "tally.legacy.ingest"
 	DeadLetterStream        = "TALLY_DLQ"
 	DeadLetterSubjectPrefix = "tally.dlq."
 )
 
 // EventSubject is the subject an event of type t is stored under.
-func EventSubject(t schemas.Type) string { return EventsSubjectPrefix + string(t) }
+func EventSubject(t schemas.Type) string {
+	if s, ok := eventSubjects[t]; ok {
+		return s
+	}
+	return EventsSubjectPrefix + string(t)
+}
+
+// eventSubjects holds the subject of every known type, built once: ingest
+// asks for one per event.
+var eventSubjects = func() map[schemas.Type]string {
+	m := make(map[schemas.Type]string)
+	for _, t := range schemas.Types() {
+		m[t] = EventsSubjectPrefix + string(t)
+	}
+	return m
+}()
 
 // TopologyConfig sets the limits of the streams. The zero value is usable:
 // Apply fills in the defaults documented on each field.
 type TopologyConfig struct {
 	// Replicas of every stream: 1 on a single server, 3 on a cluster.
 	Replicas int
-	// DedupWindow is JetStream's duplicate window on the events and ingest
-	// streams (default 2m). Duplicates older than the window are caught by
+	// DedupWindow is JetStream's duplicate window on the events stream
+	// (default 2m). Duplicates older than the window are caught by
 	// the ClickHouse identity table, so the window only needs to cover
 	// client retries. JetStream keeps every message id of the window in
-	// memory: about 120 bytes an event per stream, so at 20,000 events/s a
-	// 2-minute window holds ~290 MB per stream (docs/performance.md).
+	// memory: about 120 bytes an event, so at 20,000 events/s a 2-minute
+	// window holds ~290 MB (docs/performance.md).
 	DedupWindow time.Duration
 	// EventsMaxAge keeps events in the stream for replay (default 30 days).
 	// The sink must never lag more than this: watch tally_consumer_pending.
@@ -88,27 +112,29 @@ func (c TopologyConfig) Validate() error {
 // Streams returns the stream configurations of the topology.
 func (c TopologyConfig) Streams() []jetstream.StreamConfig {
 	c.setDefaults()
+	// The legacy ingest stream comes first: ApplyTopology moves its
+	// subjects away before the events stream takes them.
 	return []jetstream.StreamConfig{
 		{
-			Name:        EventsStream,
-			Description: "Validated usage events, one message per event, message id from (source, id).",
-			Subjects:    []string{EventsSubjectPrefix + ">"},
-			Retention:   jetstream.LimitsPolicy,
+			Name:        IngestStream,
+			Description: "Raw NATS events left by a version before the single hop, moved to the events stream by the drain consumer; nothing new arrives here.",
+			Subjects:    []string{LegacyIngestSubject},
+			Retention:   jetstream.WorkQueuePolicy,
 			Discard:     jetstream.DiscardNew,
 			MaxAge:      c.EventsMaxAge,
-			MaxBytes:    c.EventsMaxBytes,
 			MaxMsgSize:  1 << 20,
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
 			Duplicates:  c.DedupWindow,
 		},
 		{
-			Name:        IngestStream,
-			Description: "Raw events published by NATS emitters, awaiting validation.",
-			Subjects:    []string{IngestSubjectPrefix + ">"},
-			Retention:   jetstream.WorkQueuePolicy,
+			Name:        EventsStream,
+			Description: "Usage events, one message per event, message id from (source, id): validated ones from HTTP ingest (tally.events.<type>), raw ones from NATS emitters (tally.ingest.>), validated by the sink.",
+			Subjects:    []string{EventsSubjectPrefix + ">", IngestSubjectPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
 			Discard:     jetstream.DiscardNew,
 			MaxAge:      c.EventsMaxAge,
+			MaxBytes:    c.EventsMaxBytes,
 			MaxMsgSize:  1 << 20,
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
@@ -130,6 +156,13 @@ func (c TopologyConfig) Streams() []jetstream.StreamConfig {
 
 // ApplyTopology creates or updates every stream. It is safe to call from
 // every replica at every start.
+//
+// On a JetStream store of a version before the single hop, the ingest
+// stream holds tally.ingest.> and may still hold raw events: updating it
+// first moves it to LegacyIngestSubject (its messages stay, for the drain
+// consumer), which frees tally.ingest.> for the events stream. The update
+// is one stream edit, so an emitter publishing at that moment gets "no
+// responders" for a few milliseconds and retries.
 func ApplyTopology(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -13,12 +13,16 @@ import (
 // Progress is how far the pipeline has carried what it acknowledged, read
 // from JetStream itself, so it is the same for every replica.
 //
-// An event acknowledged over HTTP (202) is in the events stream at a
-// sequence at most Events.Last; one acknowledged over NATS is in the
-// ingest stream at a sequence at most Ingest.Last, and reaches the events
-// stream before the validator acknowledges it. The sink acknowledges an
-// event only after its insert into ClickHouse returned, so every event at
-// or below Events.StoredThrough can be read back.
+// Both ingest paths store an event once, in the events stream: one
+// acknowledged over HTTP (202) or over NATS (a JetStream ack) is there at
+// a sequence at most Events.Last. The sink acknowledges an event only
+// after its insert into ClickHouse returned (or, invalid or conflicting,
+// after it was dead-lettered), so every event at or below Events.Through
+// can be read back.
+//
+// Ingest is the legacy ingest stream (IngestStream): empty, unless a
+// version before the single hop left raw events there; those reach the
+// events stream before the drain consumer acknowledges them.
 type Progress struct {
 	Ingest StreamProgress `json:"ingest"`
 	Events StreamProgress `json:"events"`
@@ -31,8 +35,9 @@ type StreamProgress struct {
 	// acknowledged to emitters.
 	Last uint64 `json:"last_seq"`
 	// Through is the consumer's low-water mark: every message at or below
-	// it is settled (validated for the ingest stream, stored in ClickHouse
-	// for the events stream).
+	// it is settled: moved to the events stream for the legacy ingest
+	// stream; stored in ClickHouse, or dead-lettered, for the events
+	// stream.
 	Through uint64 `json:"through_seq"`
 	// Pending is how many messages are not settled yet.
 	Pending uint64 `json:"pending"`
@@ -42,7 +47,8 @@ type StreamProgress struct {
 // had to settle when the wait ended.
 type Behind struct {
 	Waited time.Duration
-	// Unvalidated are NATS events of the barrier not yet validated;
+	// Unvalidated are events of the barrier still in the legacy ingest
+	// stream (see IngestStream), not yet moved to the events stream;
 	// Unstored are events of the barrier not yet stored.
 	Unvalidated, Unstored uint64
 }
@@ -57,8 +63,8 @@ func (b *Behind) Unwrap() error { return ErrBehind }
 
 // WatermarkConfig configures a Watermark.
 type WatermarkConfig struct {
-	// Validator and Sink are the durable consumers of the ingest and
-	// events streams.
+	// Validator and Sink are the durable consumers of the legacy ingest
+	// stream (its drain) and of the events stream.
 	Validator, Sink string
 	// Timeout bounds one barrier (default 30s).
 	Timeout time.Duration
@@ -115,10 +121,11 @@ func (w *Watermark) Progress(ctx context.Context) (Progress, error) {
 // HTTP or NATS, is stored in ClickHouse. It waits at most the configured
 // timeout (or ctx's deadline, if sooner) and then returns a *Behind error.
 //
-// In order: note the last sequence of both streams; wait until the
-// validator has settled the ingest stream up to its mark, which puts every
-// valid NATS event of the barrier into the events stream; note the events
-// stream's last sequence again; wait until the sink has stored up to it.
+// In order: note the last sequence of the legacy ingest stream; if it
+// still holds events, wait until the drain has moved them up to the mark
+// into the events stream; note the events stream's last sequence (every
+// event acknowledged before the call, over HTTP or NATS, is at or below
+// it); wait until the sink has settled up to it.
 func (w *Watermark) Barrier(ctx context.Context) (Progress, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
@@ -154,8 +161,8 @@ func (w *Watermark) behind(err error, start time.Time, unvalidated, unstored uin
 	return err
 }
 
-// ingest reads the ingest stream. It is a work queue: the validator's ack
-// removes a message, so every sequence below the first one present is
+// ingest reads the legacy ingest stream. It is a work queue: the drain's
+// ack removes a message, so every sequence below the first one present is
 // settled.
 func (w *Watermark) ingest(ctx context.Context) (StreamProgress, error) {
 	st, err := w.js.Stream(ctx, IngestStream)

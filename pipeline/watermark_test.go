@@ -62,7 +62,7 @@ func publishN(t *testing.T, js jetstream.JetStream, subject string, n int) {
 
 // settle fetches n messages of c and acks them (double ack, as the runner
 // does for the last of a batch); move republishes each to the events
-// stream first, as the validator does.
+// stream first, as the legacy ingest drain does.
 func settle(t *testing.T, js jetstream.JetStream, c jetstream.Consumer, n int, move bool) {
 	t.Helper()
 	batch, err := c.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
@@ -86,10 +86,10 @@ func settle(t *testing.T, js jetstream.JetStream, c jetstream.Consumer, n int, m
 	}
 }
 
-func TestBarrierWaitsForTheSinkAndTheValidator(t *testing.T) {
+func TestBarrierWaitsForTheSinkOnBothPaths(t *testing.T) {
 	js := jetStream(t)
 	sink := durable(t, js, EventsStream, "sink")
-	validator := durable(t, js, IngestStream, "validator")
+	durable(t, js, IngestStream, "validator")
 	w, err := NewWatermark(js, WatermarkConfig{Validator: "validator", Sink: "sink", Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,8 @@ func TestBarrierWaitsForTheSinkAndTheValidator(t *testing.T) {
 		t.Fatalf("empty pipeline: %v", err)
 	}
 
-	// 5 events over HTTP (straight into the events stream), 3 over NATS.
+	// 5 events over HTTP, 3 over NATS: all of them in the events stream,
+	// the one hop.
 	publishN(t, js, EventsSubjectPrefix+"x", 5)
 	publishN(t, js, IngestSubjectPrefix+"x", 3)
 	_, err = w.Barrier(ctx)
@@ -109,13 +110,11 @@ func TestBarrierWaitsForTheSinkAndTheValidator(t *testing.T) {
 	if !errors.As(err, &behind) || !errors.Is(err, ErrBehind) {
 		t.Fatalf("nothing settled: got %v, want a *Behind", err)
 	}
-	if behind.Unvalidated != 3 || behind.Unstored != 0 {
-		t.Fatalf("nothing validated: behind %+v, want 3 unvalidated (the wait stops at the validator)", behind)
+	if behind.Unvalidated != 0 || behind.Unstored != 8 {
+		t.Fatalf("nothing stored: behind %+v, want 8 unstored", behind)
 	}
 
-	// The validator moves the 3 NATS events (events seqs 6..8); the sink
-	// stores 5 of the 8.
-	settle(t, js, validator, 3, true)
+	// The sink stores 5 of the 8.
 	settle(t, js, sink, 5, false)
 	_, err = w.Barrier(ctx)
 	if !errors.As(err, &behind) || behind.Unstored != 3 || behind.Unvalidated != 0 {
@@ -125,7 +124,7 @@ func TestBarrierWaitsForTheSinkAndTheValidator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Progress{Ingest: StreamProgress{Last: 3, Through: 3}, Events: StreamProgress{Last: 8, Through: 5, Pending: 3}}
+	want := Progress{Events: StreamProgress{Last: 8, Through: 5, Pending: 3}}
 	if p != want {
 		t.Fatalf("progress %+v, want %+v", p, want)
 	}
@@ -151,27 +150,33 @@ func TestBarrierWaitsForTheSinkAndTheValidator(t *testing.T) {
 	}
 }
 
-func TestBarrierWaitsForNATSEventsStillInTheIngestStream(t *testing.T) {
+// TestBarrierWaitsForEventsLeftInTheLegacyIngestStream: a version before
+// the single hop acknowledged NATS events into the ingest stream; after the
+// upgrade they wait there for the drain. The barrier must not look at the
+// events stream before they are in it: it would find nothing to wait for.
+func TestBarrierWaitsForEventsLeftInTheLegacyIngestStream(t *testing.T) {
 	js := jetStream(t)
 	sink := durable(t, js, EventsStream, "sink")
-	validator := durable(t, js, IngestStream, "validator")
+	drain := durable(t, js, IngestStream, "validator")
 	w, err := NewWatermark(js, WatermarkConfig{Validator: "validator", Sink: "sink", Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two NATS events wait for the validator. The barrier must not look at
-	// the events stream before they are in it: it would find nothing to
-	// wait for.
-	publishN(t, js, IngestSubjectPrefix+"x", 2)
+	publishN(t, js, LegacyIngestSubject, 2)
 	done := make(chan error, 1)
 	go func() {
 		_, err := w.Barrier(context.Background())
 		done <- err
 	}()
-	settle(t, js, validator, 2, true)
 	select {
 	case err := <-done:
-		t.Fatalf("barrier returned (%v) before the sink stored the validated events", err)
+		t.Fatalf("barrier returned (%v) before the drain moved the legacy events", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	settle(t, js, drain, 2, true)
+	select {
+	case err := <-done:
+		t.Fatalf("barrier returned (%v) before the sink stored the moved events", err)
 	case <-time.After(200 * time.Millisecond):
 	}
 	settle(t, js, sink, 2, false)

@@ -18,7 +18,7 @@ const backlogInterval = 500 * time.Millisecond
 // tally's consumers (not yet delivered plus delivered but not acked): it
 // shows which stage of the pipeline falls behind.
 type backlog struct {
-	Validator uint64 `json:"validator"` // on TALLY_INGEST
+	Validator uint64 `json:"validator"` // on TALLY_INGEST: what an older version left there (the drain)
 	Sink      uint64 `json:"sink"`      // on TALLY_EVENTS
 }
 
