@@ -15,7 +15,9 @@ import (
 type Source struct {
 	// History returns every sale, refund and KYC change whose provider
 	// (subject) is one of providers, whatever its time, as stored up to
-	// the delta's position. Events of other providers are ignored.
+	// the delta's position, and every payout recorded of them (one also
+	// in the delta counts once, as the delta has it). Those of other
+	// providers are ignored.
 	History func(providers []string) (Input, error)
 	// Orders returns every sale and refund naming one of orderIDs that
 	// the snapshot counted: stored at or before its Position and dated
@@ -55,12 +57,16 @@ func (l *Ledger) basePair(k pair) (*PairState, bool) {
 //
 // delta holds the sales, refunds and KYC changes stored after the
 // snapshot (stored after its Position, or dated after its At) and, in
-// Payouts, every payout recorded so far. A provider goes on from the
-// snapshot, unless
+// Payouts, the latest state of at least these recorded payouts: every
+// one dated after snap.At, every failed one, and every one dated at or
+// after the LastPayoutAt of its provider and currency in snap (every one
+// of a provider and currency snap has no balance of). Every payout
+// recorded will do too. A provider goes on from the snapshot, unless
 //   - one of its sales or refunds in delta is dated at or before snap.At
 //     (late: it changes effects the snapshot has summed up), or
 //   - a payout of it dated at or before snap.At is not recorded as the
-//     snapshot counted it (added, gone, or failed by then);
+//     snapshot counted it (added, gone, or failed by then; see
+//     rederivation.payoutsChanged for what is compared);
 //
 // such a provider is derived again from its whole history, loaded with
 // history, as is every provider that shares an order id with one (a sale
@@ -92,6 +98,18 @@ func Advance(m pricebook.Marketplace, snap *Snapshot, delta Input, src Source) (
 	group, hist := r.group, r.hist
 
 	in := Input{Sales: hist.Sales, Refunds: hist.Refunds, KYC: hist.KYC, Payouts: delta.Payouts}
+	if len(hist.Payouts) > 0 { // the older payouts of the providers derived again
+		known := make(map[string]bool, len(delta.Payouts))
+		for _, p := range delta.Payouts {
+			known[p.ID] = true
+		}
+		in.Payouts = slices.Clip(in.Payouts)
+		for _, p := range hist.Payouts {
+			if !known[p.ID] {
+				in.Payouts = append(in.Payouts, p)
+			}
+		}
+	}
 	for _, s := range delta.Sales {
 		if !group[s.Provider] {
 			in.Sales = append(in.Sales, s)

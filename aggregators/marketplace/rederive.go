@@ -1,13 +1,9 @@
 package marketplace
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
-
-	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators/pricebook"
 )
@@ -104,6 +100,11 @@ func (r *rederivation) run() error {
 				r.hist.KYC = append(r.hist.KYC, k)
 			}
 		}
+		for _, p := range loaded.Payouts {
+			if isNew[p.Provider] {
+				r.hist.Payouts = append(r.hist.Payouts, p)
+			}
+		}
 		for _, s := range r.delta.Sales {
 			if isNew[s.Provider] {
 				named = append(named, s.OrderID)
@@ -181,42 +182,36 @@ func (r *rederivation) fetch(ids []string) error {
 }
 
 // payoutsChanged returns the providers whose payouts dated at or before
-// the snapshot are not recorded as the snapshot counted them. Per
-// provider and currency it compares what the pair's balances and window
-// rest on: the sum paid net of failures by then (Paid), the latest
-// payout (the window's start), and the failures dated by then, which the
-// snapshot keeps one by one (they are few). Payouts are recorded once and
-// only their status changes, so a payout added or gone changes Paid, and
-// a transfer failed by then is a failure the snapshot lacks.
+// the snapshot are not recorded as the snapshot counted them. It rests on
+// how payouts are made: a run decides them, they are recorded once and
+// only their status changes after, and a run never pays a provider and
+// currency before its latest payout (CarryLaterPayout). So the payouts
+// of a pair the snapshot counted, by its At, are its latest one
+// (LastPayoutID) and the older ones, whose sum only failures change; a
+// payout recorded since, dated by then, is dated at or after that latest
+// one. Per pair it checks that the latest one is recorded and that no
+// other is dated from it up to the snapshot; and it compares the
+// failures dated by then, which the snapshot keeps one by one (they are
+// few), with every failed payout recorded. The delta may therefore hold
+// only the payouts [Advance] asks for, or every one.
 func (r *rederivation) payoutsChanged() map[string]bool {
-	type acc struct {
-		paid decimal.Decimal
-		last *Payout
-	}
-	recorded := make(map[pair]*acc)
 	changed := make(map[string]bool)
 	failed := make(map[string]*Payout, len(r.snap.Payouts))
 	for i := range r.snap.Payouts {
 		failed[r.snap.Payouts[i].ID] = &r.snap.Payouts[i]
 	}
+	pairs := make(map[pair]*PairState, len(r.snap.Pairs))
+	for i := range r.snap.Pairs {
+		ps := &r.snap.Pairs[i]
+		pairs[pair{ps.Provider, ps.Currency.Code}] = ps
+	}
+	lastSeen := make(map[pair]bool)
 	for i := range r.delta.Payouts {
 		p := &r.delta.Payouts[i]
 		if p.At.After(r.at) {
 			continue
 		}
-		k := pair{p.Provider, p.Currency.Code}
-		a := recorded[k]
-		if a == nil {
-			a = &acc{}
-			recorded[k] = a
-		}
 		failedBy := p.Status == PayoutFailed && !failedAt(*p).After(r.at)
-		if !failedBy {
-			a.paid = a.paid.Add(p.Amount)
-		}
-		if a.last == nil || cmp.Or(p.At.Compare(a.last.At), strings.Compare(p.ID, a.last.ID)) > 0 {
-			a.last = p
-		}
 		c, counted := failed[p.ID]
 		switch {
 		case failedBy != counted:
@@ -225,27 +220,25 @@ func (r *rederivation) payoutsChanged() map[string]bool {
 			changed[p.Provider] = true
 		}
 		delete(failed, p.ID)
+		k := pair{p.Provider, p.Currency.Code}
+		ps, ok := pairs[k]
+		switch {
+		case !ok: // a payout of a pair the snapshot has no balance of
+			changed[p.Provider] = true
+		case ps.LastPayoutID != "" && p.At.Before(ps.LastPayoutAt):
+			// an older payout, counted in Paid; read only with every one
+		case p.ID != ps.LastPayoutID:
+			changed[p.Provider] = true // recorded since, dated by then
+		default:
+			lastSeen[k] = true
+		}
 	}
 	for _, c := range failed { // counted failed, not recorded so any more
 		changed[c.Provider] = true
 	}
-	pairs := make(map[pair]bool, len(r.snap.Pairs))
-	for _, ps := range r.snap.Pairs {
-		k := pair{ps.Provider, ps.Currency.Code}
-		pairs[k] = true
-		a := recorded[k]
-		switch {
-		case a == nil:
-			if ps.LastPayoutID != "" || !ps.Paid.IsZero() {
-				changed[ps.Provider] = true
-			}
-		case !a.paid.Equal(ps.Paid) || a.last.ID != ps.LastPayoutID:
+	for k, ps := range pairs {
+		if ps.LastPayoutID != "" && !lastSeen[k] { // the latest one is gone
 			changed[ps.Provider] = true
-		}
-	}
-	for k := range recorded {
-		if !pairs[k] {
-			changed[k.provider] = true
 		}
 	}
 	return changed
