@@ -1,7 +1,6 @@
 package payouts
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,10 +11,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/aggregators/pricebook"
+	"github.com/tally-billing/tally/internal/ledgertest"
 )
 
 // fakeSnapshots keeps ledger snapshots in memory over the fake events and
@@ -147,24 +146,6 @@ func (w *world) withSnapshots(t *testing.T) *fakeSnapshots {
 	return snaps
 }
 
-// ledgerSums sums the stored ledger per entry id (corrections count for
-// the id they revise), non-zero sums only.
-func ledgerSums(es []marketplace.Entry) string {
-	sums := map[string]decimal.Decimal{}
-	for _, e := range es {
-		id := cmp.Or(e.Revises, e.ID)
-		sums[id] = sums[id].Add(e.Amount)
-	}
-	var out []string
-	for id, s := range sums {
-		if !s.IsZero() {
-			out = append(out, id+" "+s.String())
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "\n")
-}
-
 func payoutsOf(t *testing.T, w *world) string {
 	t.Helper()
 	ps, err := w.store.Payouts(context.Background(), "")
@@ -229,7 +210,7 @@ func TestContinuedRunsEqualFullRuns(t *testing.T) {
 	// run starts after them); a full run stores them with the next run.
 	bob := cont.store.payout(t, "prov-bob", feb1)
 	lastPaid := marketplace.PayoutEntries([]marketplace.Payout{{ID: bob.ID, Provider: bob.Provider, Currency: usd, At: feb1, Amount: bob.Amount}})
-	if got, want := ledgerSums(cont.store.ledger), ledgerSums(append(slices.Clone(full.store.ledger), lastPaid...)); got != want {
+	if got, want := ledgertest.Sums(cont.store.ledger), ledgertest.Sums(append(slices.Clone(full.store.ledger), lastPaid...)); got != want {
 		t.Fatalf("ledger from snapshots:\n%s\nfrom everything:\n%s", got, want)
 	}
 	// the continued runs read the whole history once, then only what came

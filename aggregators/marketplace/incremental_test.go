@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/internal/ledgertest"
 )
 
 func TestIncrementalEqualsFull(t *testing.T) {
@@ -123,9 +123,12 @@ func checkIncremental(t *rapid.T, ties bool) {
 		} else {
 			last, since := snap.Position, snap.At
 			delta = visible(func(e stored) bool { return uint64(e.seq) > last || e.at().After(since) })
+			if rapid.Bool().Draw(t, "onlyAskedPayouts") {
+				delta.Payouts = askedPayouts(delta.Payouts, snap)
+			}
 		}
 		var asked []string
-		src := sourceOf(events, position, snap, &asked)
+		src := sourceOf(events, position, snap, &asked, payouts)
 		inc, err := marketplace.Advance(terms, snap, delta, src)
 		if err != nil {
 			t.Fatal(err)
@@ -137,6 +140,23 @@ func checkIncremental(t *rapid.T, ties bool) {
 				t.Fatalf("%s: balances as of %s\nincremental:\n%s\nfull:\n%s", what, asOf, got, want)
 			}
 		}
+		// one provider's balances from its own part of the snapshot and
+		// of the delta
+		all := visible(func(stored) bool { return true })
+		for _, p := range append(slices.Clone(providers), "p9") {
+			pd := providerDelta(delta, all, p)
+			for _, asOf := range []time.Time{T, T.Add(7 * 24 * time.Hour)} {
+				got, err := marketplace.ProviderBalances(terms, snap, p, pd, sourceOf(events, position, snap, nil, payouts), asOf)
+				if err != nil {
+					t.Fatalf("%s: balances of %s: %v", what, p, err)
+				}
+				want := slices.DeleteFunc(full.Balances(asOf), func(b marketplace.Balance) bool { return b.Provider != p })
+				if dumpBalances(got) != dumpBalances(want) {
+					t.Fatalf("%s: balances of %s as of %s\nfrom its part:\n%s\nfull:\n%s", what, p, asOf, dumpBalances(got), dumpBalances(want))
+				}
+			}
+		}
+
 		incRun, err := inc.RunPayouts(T)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
@@ -176,7 +196,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 			}
 		}
 		ledger = append(ledger, marketplace.Reconcile(scope, upTo(inc, T))...)
-		if got, want := sumByID(ledger), sumByID(upTo(full, T)); got != want {
+		if got, want := ledgertest.Sums(ledger), ledgertest.Sums(upTo(full, T)); got != want {
 			t.Fatalf("%s: stored ledger\nincremental:\n%s\nfull:\n%s", what, got, want)
 		}
 		// with the entries of the run's own payouts, it is what the next
@@ -186,7 +206,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 		for _, e := range marketplace.PayoutEntries(fullRun.Payouts) {
 			withPaid = append(slices.Clip(withPaid), e)
 		}
-		if got, want := sumByID(ledger), sumByID(entriesUpTo(withPaid, T)); got != want {
+		if got, want := ledgertest.Sums(ledger), ledgertest.Sums(entriesUpTo(withPaid, T)); got != want {
 			t.Fatalf("%s: stored ledger\nincremental:\n%s\nfull:\n%s", what, got, want)
 		}
 
@@ -211,7 +231,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 		}
 		// a re-run of the same instant from its own snapshot pays nothing
 		// more (a crash after the snapshot was stored, before the run was)
-		again, err := marketplace.Advance(terms, next, visible(func(e stored) bool { return e.at().After(T) }), sourceOf(events, position, next, nil))
+		again, err := marketplace.Advance(terms, next, visible(func(e stored) bool { return e.at().After(T) }), sourceOf(events, position, next, nil, payouts))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,6 +241,25 @@ func checkIncremental(t *rapid.T, ties bool) {
 		}
 		if len(rerun.Payouts) != 0 {
 			t.Fatalf("%s: re-run from its own snapshot pays %s", what, dumpRun(rerun))
+		}
+		// a run back in time, between the previous run and this one (as
+		// the service allows: it continues the snapshot before it), pays
+		// the pairs no later payout blocks; this run's snapshot does not
+		// count those payouts
+		if ri > 0 && r-runs[ri-1] > 1 && rapid.IntRange(0, 3).Draw(t, "runBack") == 0 {
+			back := at(rapid.Int64Range(runs[ri-1]+1, r-1).Draw(t, "backAt"))
+			l, err := marketplace.Derive(terms, visible(func(stored) bool { return true }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			backRun, err := l.RunPayouts(back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range backRun.Payouts {
+				p.Lines = nil
+				payouts = append(payouts, p)
+			}
 		}
 		// some transfers fail, some of them dated before the next run,
 		// and an older one may fail late
@@ -236,10 +275,66 @@ func checkIncremental(t *rapid.T, ties bool) {
 	}
 }
 
+// askedPayouts keeps of the recorded payouts those Advance asks for: dated
+// after the snapshot, failed, or dated at or after the latest payout of
+// their provider and currency in the snapshot (all of a pair it lacks).
+func askedPayouts(recorded []marketplace.Payout, snap *marketplace.Snapshot) []marketplace.Payout {
+	var out []marketplace.Payout
+	for _, p := range recorded {
+		i := slices.IndexFunc(snap.Pairs, func(ps marketplace.PairState) bool {
+			return ps.Provider == p.Provider && ps.Currency == p.Currency
+		})
+		if p.At.After(snap.At) || p.Status == marketplace.PayoutFailed || i < 0 || !p.At.Before(snap.Pairs[i].LastPayoutAt) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// providerDelta keeps of delta what ProviderBalances needs for provider:
+// its own events and payouts, and the sales of others naming the order
+// id of one of its sales or refunds among every event stored (all).
+func providerDelta(delta, all marketplace.Input, provider string) marketplace.Input {
+	orders := map[string]bool{}
+	for _, s := range all.Sales {
+		if s.Provider == provider {
+			orders[s.OrderID] = true
+		}
+	}
+	for _, r := range all.Refunds {
+		if r.Provider == provider {
+			orders[r.OrderID] = true
+		}
+	}
+	var out marketplace.Input
+	for _, s := range delta.Sales {
+		if s.Provider == provider || orders[s.OrderID] {
+			out.Sales = append(out.Sales, s)
+		}
+	}
+	for _, r := range delta.Refunds {
+		if r.Provider == provider {
+			out.Refunds = append(out.Refunds, r)
+		}
+	}
+	for _, k := range delta.KYC {
+		if k.Provider == provider {
+			out.KYC = append(out.KYC, k)
+		}
+	}
+	for _, p := range delta.Payouts {
+		if p.Provider == provider {
+			out.Payouts = append(out.Payouts, p)
+		}
+	}
+	return out
+}
+
 // sourceOf is the Source of a run that read the events stored up to
 // position, continuing snap: a provider's history is every event of it
-// stored so far; an order's events are those the snapshot counted.
-func sourceOf(events []stored, position int, snap *marketplace.Snapshot, asked *[]string) marketplace.Source {
+// stored so far, with every payout of it recorded; an order's events are
+// those the snapshot counted.
+func sourceOf(events []stored, position int, snap *marketplace.Snapshot, asked *[]string, recorded []marketplace.Payout) marketplace.Source {
 	pick := func(keep func(stored) bool) marketplace.Input {
 		var in marketplace.Input
 		for _, e := range events {
@@ -254,7 +349,13 @@ func sourceOf(events []stored, position int, snap *marketplace.Snapshot, asked *
 			if asked != nil {
 				*asked = append(*asked, providers...)
 			}
-			return pick(func(e stored) bool { return slices.Contains(providers, e.provider()) }), nil
+			in := pick(func(e stored) bool { return slices.Contains(providers, e.provider()) })
+			for _, p := range recorded {
+				if slices.Contains(providers, p.Provider) {
+					in.Payouts = append(in.Payouts, p)
+				}
+			}
+			return in, nil
 		},
 		Orders: func(ids []string) (marketplace.Input, error) {
 			return pick(func(e stored) bool {
@@ -330,27 +431,6 @@ func dumpSnapshot(s *marketplace.Snapshot) string {
 		fmt.Fprintf(&b, "payout %s %s %s %s %s failed %s\n", p.ID, p.Provider, p.Amount, p.At.Format(time.RFC3339Nano), p.Status, p.FailedAt.Format(time.RFC3339Nano))
 	}
 	return b.String()
-}
-
-// sumByID sums ledger rows per entry id (a correction counts for the id
-// it revises) and lists the non-zero sums, sorted.
-func sumByID(rows []marketplace.Entry) string {
-	sums := map[string]decimal.Decimal{}
-	for _, e := range rows {
-		id := e.ID
-		if e.Revises != "" {
-			id = e.Revises
-		}
-		sums[id] = sums[id].Add(e.Amount)
-	}
-	var out []string
-	for id, s := range sums {
-		if !s.IsZero() {
-			out = append(out, id+" "+s.String())
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "\n")
 }
 
 func entriesUpTo(es []marketplace.Entry, T time.Time) []marketplace.Entry {
