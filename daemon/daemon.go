@@ -266,9 +266,12 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
+	ledger := d.store.Ledger() // the payouts' tables, on the store's connections
 	marketCfg := payouts.Config{
-		Book: book, Events: d.store, Store: d.store, Rejecter: rejecter,
-		Snapshots: d.store, Position: storedPosition{watermark},
+		Book: book, Runs: ledger, Payouts: ledger, Store: ledger, Statuses: ledger, Ledger: ledger,
+		Events: d.store, Rejecter: rejecter,
+		Snapshots: ledger, Later: d.store, Checks: ledger, Position: storedPosition{watermark},
+		Providers: ledger, ProviderEvents: d.store,
 		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run

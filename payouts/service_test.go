@@ -10,11 +10,16 @@ import (
 )
 
 func TestNewRequiresItsDependencies(t *testing.T) {
-	ok := Config{Book: pricebook.Default(), Events: &fakeEvents{}, Store: newFakeStore()}
+	ok := storeConfig(newFakeStore())
+	ok.Book, ok.Events = pricebook.Default(), &fakeEvents{}
 	cases := map[string]func(*Config){
-		"no book":   func(c *Config) { c.Book = nil },
-		"no events": func(c *Config) { c.Events = nil },
-		"no store":  func(c *Config) { c.Store = nil },
+		"no book":     func(c *Config) { c.Book = nil },
+		"no events":   func(c *Config) { c.Events = nil },
+		"no store":    func(c *Config) { c.Store = nil },
+		"no runs":     func(c *Config) { c.Runs = nil },
+		"no payouts":  func(c *Config) { c.Payouts = nil },
+		"no statuses": func(c *Config) { c.Statuses = nil },
+		"no ledger":   func(c *Config) { c.Ledger = nil },
 	}
 	for name, edit := range cases {
 		cfg := ok
