@@ -16,11 +16,15 @@ import (
 // PayoutsToCheck returns the latest state of the payouts a run continued
 // from snap needs (marketplace.Advance): every failed one, every one
 // dated after snap.At, and every one dated at or after the latest payout
-// of its provider and currency in snap (every one of a pair snap lacks).
+// of its provider and currency in snap (every one of a pair snap lacks);
+// every payout for a nil snap (a first run).
 // The snapshot's pairs go along as an external table; the join reads
 // every payout's key columns in ClickHouse but sends back about one row
 // per pair, not every payout ever made.
 func (s *Ledger) PayoutsToCheck(ctx context.Context, snap *marketplace.Snapshot) ([]payouts.Payout, error) {
+	if snap == nil {
+		return s.payoutRows(ctx, "")
+	}
 	tbl, err := ext.NewTable("snapshot_pairs",
 		ext.Column("provider", column.Type("String")), ext.Column("currency", column.Type("String")), ext.Column("last_at", column.Type("Int64")))
 	if err != nil {

@@ -346,4 +346,7 @@ func TestPayoutsToCheck(t *testing.T) {
 	if !slices.Equal(ids, []string{"po_0", "po_2", "po_4", "po_5", "po_6"}) {
 		t.Fatalf("payouts to check %v", ids)
 	}
+	if all, err := st.Ledger().PayoutsToCheck(ctx, nil); err != nil || len(all) != 6 {
+		t.Fatalf("payouts to check without a snapshot: %d, %v; want all 6", len(all), err)
+	}
 }
