@@ -1,11 +1,15 @@
 package payouts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/schemas"
@@ -80,24 +84,46 @@ func (s *Service) advance(ctx context.Context, asOf time.Time, took *stages) (*c
 		c.position, since = snap.Position, snap.At
 	}
 	took.mark("load_snapshot")
-	stored, err := s.cfg.Later.EventsAfter(ctx, c.position, since)
-	if err != nil {
-		return nil, fmt.Errorf("loading the marketplace events after the snapshot: %w", err)
+	// The events after the snapshot and the payouts to check, at once.
+	var stored []StoredEvent
+	var recorded []Payout
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if stored, err = s.cfg.Later.EventsAfter(gctx, c.position, since); err != nil {
+			return fmt.Errorf("loading the marketplace events after the snapshot: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if recorded, err = s.cfg.Checks.PayoutsToCheck(gctx, snap); err != nil {
+			return fmt.Errorf("loading payouts: %w", err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
+	took.mark("load_events_and_payouts")
 	var delta marketplace.Input
 	if err := c.add(&delta, stored); err != nil {
 		return nil, err
 	}
-	took.mark("load_events")
-	recorded, err := s.cfg.Checks.PayoutsToCheck(ctx, snap)
-	if err != nil {
-		return nil, fmt.Errorf("loading payouts: %w", err)
-	}
-	took.mark("load_payouts")
+	stored = nil
+	took.mark("decode_events")
 	if delta.Payouts, err = toEngineAll(recorded); err != nil {
 		return nil, err
 	}
 	src := s.source(ctx, snap, c.add)
+	// time what Advance reads apart from what it computes
+	history, orders := src.History, src.Orders
+	src.History = func(providers []string) (marketplace.Input, error) {
+		defer took.add("read_history", time.Now())
+		return history(providers)
+	}
+	src.Orders = func(ids []string) (marketplace.Input, error) {
+		defer took.add("read_orders", time.Now())
+		return orders(ids)
+	}
 	if c.ledger, err = marketplace.Advance(s.cfg.Book.Marketplace, snap, delta, src); err != nil {
 		return nil, fmt.Errorf("continuing the ledger: %w", err)
 	}
@@ -175,36 +201,30 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) ([]Payout
 		return nil, err
 	}
 	took.mark("derive")
-	if err := s.reject(ctx, &c.derived, asOf); err != nil {
-		return nil, err
-	}
-	run, err := c.ledger.RunPayouts(asOf)
-	if err != nil {
-		return nil, fmt.Errorf("running payouts: %w", err)
-	}
-	// The next snapshot is taken now, so that the ledger's entries can be
-	// cut to asOf in place below; it is stored after the payouts.
-	next, err := c.ledger.Snapshot(asOf, run.Payouts)
-	if err != nil {
-		return nil, fmt.Errorf("taking the ledger snapshot: %w", err)
-	}
-	next.Position = s.nextPosition(c, asOf)
-	took.mark("decide")
+	// The stored entries to reconcile with are read while the run
+	// decides.
 	rederived := c.ledger.Rederived()
 	var stored []marketplace.Entry
-	if c.from == nil {
-		stored, err = s.cfg.Ledger.LedgerEntries(ctx)
-	} else {
-		stored, err = s.cfg.Ledger.LedgerEntriesOf(ctx, rederived, c.from.At)
-	}
-	if err != nil {
+	read := make(chan error, 1)
+	go func() {
+		var err error
+		if c.from == nil {
+			stored, err = s.cfg.Ledger.LedgerEntries(ctx)
+		} else {
+			stored, err = s.cfg.Ledger.LedgerEntriesOf(ctx, rederived, c.from.At)
+		}
+		read <- err
+	}()
+	run, next, err := s.decideOn(ctx, c, asOf)
+	if err = cmp.Or(<-read, err); err != nil {
 		return nil, err
 	}
+	took.mark("decide")
 	upTo := slices.DeleteFunc(c.ledger.Entries, func(e marketplace.Entry) bool { return e.At.After(asOf) })
 	c.ledger = nil
 	appended := append(marketplace.Reconcile(stored, upTo), marketplace.PayoutEntries(run.Payouts)...)
 	took.mark("reconcile")
-	saved, err := s.store(ctx, appended, run)
+	saved, err := s.store(ctx, appended, run, &took)
 	if err != nil {
 		return nil, err
 	}
@@ -224,17 +244,54 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) ([]Payout
 	for _, st := range took.list {
 		ev = ev.Dur(st.name, st.took)
 	}
+	for _, st := range took.extra {
+		ev = ev.Dur(st.name, st.took)
+	}
 	ev.Msg("payout run from snapshot")
 	return s.ofRun(ctx, asOf, run, saved)
 }
 
+// decideOn dead-letters the rejections of c's ledger, runs the payouts as
+// of asOf and takes the next snapshot: now, so that the ledger's entries
+// can be cut to asOf in place after; it is stored after the payouts.
+func (s *Service) decideOn(ctx context.Context, c *continued, asOf time.Time) (marketplace.Run, *marketplace.Snapshot, error) {
+	if err := s.reject(ctx, &c.derived, asOf); err != nil {
+		return marketplace.Run{}, nil, err
+	}
+	run, err := c.ledger.RunPayouts(asOf)
+	if err != nil {
+		return marketplace.Run{}, nil, fmt.Errorf("running payouts: %w", err)
+	}
+	next, err := c.ledger.Snapshot(asOf, run.Payouts)
+	if err != nil {
+		return marketplace.Run{}, nil, fmt.Errorf("taking the ledger snapshot: %w", err)
+	}
+	next.Position = s.nextPosition(c, asOf)
+	return run, next, nil
+}
+
 // stages times the steps of a run for its log line.
 type stages struct {
-	last time.Time
-	list []struct {
+	mu          sync.Mutex // add is called from the reads of a stage, some at once
+	last        time.Time
+	list, extra []struct {
 		name string
 		took time.Duration
 	}
+}
+
+// add records a step that took from start to now apart from the others
+// (the reads inside a stage); the stage that contains it still counts it.
+func (t *stages) add(name string, start time.Time) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.extra = append(t.extra, struct {
+		name string
+		took time.Duration
+	}{name, time.Since(start)})
 }
 
 func (t *stages) mark(name string) {

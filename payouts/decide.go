@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tally-billing/tally/aggregators/marketplace"
 )
 
@@ -57,7 +59,7 @@ func (s *Service) decide(ctx context.Context, asOf time.Time) ([]Payout, error) 
 	d.ledger = nil
 	appended := marketplace.Reconcile(stored, upTo)
 	reconciled := time.Now()
-	saved, err := s.store(ctx, appended, run)
+	saved, err := s.store(ctx, appended, run, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -72,17 +74,26 @@ func (s *Service) decide(ctx context.Context, asOf time.Time) ([]Payout, error) 
 	return s.ofRun(ctx, asOf, run, saved)
 }
 
-// store appends the ledger entries of a run, then saves its payouts
-// (pending, with their statements), and returns them as saved.
-func (s *Service) store(ctx context.Context, entries []marketplace.Entry, run marketplace.Run) ([]Payout, error) {
-	if err := s.cfg.Store.AppendLedger(ctx, entries); err != nil {
-		return nil, err
-	}
+// store appends the ledger entries of a run and saves its payouts
+// (pending, with their statements), both at once, and returns the
+// payouts as saved. Their order does not matter: a run that stops
+// between them is not recorded, and the next one derives the entries
+// again and finds the payouts saved (see ofRun).
+func (s *Service) store(ctx context.Context, entries []marketplace.Entry, run marketplace.Run, took *stages) ([]Payout, error) {
 	saved := make([]Payout, len(run.Payouts))
 	for i, p := range run.Payouts {
 		saved[i] = fromEngine(p)
 	}
-	return saved, s.cfg.Store.SavePayouts(ctx, saved)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer took.add("append_ledger", time.Now())
+		return s.cfg.Store.AppendLedger(gctx, entries)
+	})
+	g.Go(func() error {
+		defer took.add("save_payouts", time.Now())
+		return s.cfg.Store.SavePayouts(gctx, saved)
+	})
+	return saved, g.Wait()
 }
 
 // ofRun returns the payouts of the run as of asOf: those it just saved,

@@ -122,9 +122,14 @@ func TestFirstRunPaysVerifiedProvidersAboveTheMinimum(t *testing.T) {
 	}
 	// Order of effects: decide and store everything, record the run, then
 	// send and record the outcomes.
-	// The run's payouts are sent as saved, not read back.
+	// The run's payouts are sent as saved, not read back; the ledger and
+	// the payouts are stored at once.
 	wantCalls := []string{"PayoutRun", "Payouts", "LedgerEntries", "AppendLedger", "SavePayouts", "RecordPayoutRun", "UpdatePayoutStatuses"}
-	if !slices.Equal(w.store.calls, wantCalls) {
+	calls := slices.Clone(w.store.calls)
+	if len(calls) == len(wantCalls) {
+		slices.Sort(calls[3:5])
+	}
+	if !slices.Equal(calls, wantCalls) {
 		t.Errorf("store calls %v, want %v", w.store.calls, wantCalls)
 	}
 	if paid, runs := w.paid.n.Load(), w.runs.n.Load(); paid != 1 || runs != 1 {
