@@ -13,11 +13,13 @@ import (
 //     history, and delta is then the whole of what follows;
 //   - delta: provider's sales, refunds and KYC changes stored after the
 //     snapshot, its payouts as [Advance] asks for them, and every sale of
-//     another provider stored after the snapshot whose order id is the
-//     order id of one of provider's sales or refunds (whenever stored):
-//     the earliest sale of an order id claims it, so those decide
-//     whether provider's own are accepted. Anything else in delta is
-//     ignored;
+//     another provider stored after the snapshot naming the order id of
+//     one of provider's sales the snapshot counted as accepted, or of
+//     one of provider's sales and refunds after the snapshot: the
+//     earliest sale of an order id claims it, so those decide whether
+//     provider's own are accepted. (An order id of provider's that the
+//     snapshot rejected is another's, or invalid, whatever comes later.)
+//     Anything else in delta is ignored;
 //   - src, as for [Advance]: older orders named by delta, and the whole
 //     history of providers to derive again (provider, when delta holds a
 //     late event or a changed payout of it, and whoever shares an order
