@@ -100,10 +100,14 @@ func (s *Ledger) SaveLedgerSnapshot(ctx context.Context, snap *marketplace.Snaps
 	// The header last, written like the rows. Readers match the rows on
 	// as_of and saved_at as Unix nanoseconds: a time bound as a query
 	// parameter loses its fraction.
-	return s.insertRows(ctx, "ledger_snapshots", `INSERT INTO ledger_snapshots (as_of, saved_at, position, pairs, orders)`,
+	if err := s.insertRows(ctx, "ledger_snapshots", `INSERT INTO ledger_snapshots (as_of, saved_at, position, pairs, orders)`,
 		func(row func(...any) error) error {
 			return row(asOf, savedAt, snap.Position, uint32(len(snap.Pairs)), uint32(len(snap.Orders)))
-		})
+		}); err != nil {
+		return err
+	}
+	s.learnHeader(snapshotHead{at: asOf, savedAt: savedAt, position: snap.Position})
+	return nil
 }
 
 func orNoTime(t time.Time) time.Time {
@@ -153,26 +157,40 @@ func (s *Ledger) LedgerSnapshot(ctx context.Context, asOf time.Time) (*marketpla
 	return snap, nil
 }
 
-// ProviderSnapshot returns provider's part of the latest whole snapshot
-// at or before asOf (marketplace.Snapshot.Of) as far as a balance needs
-// it: its balances, held orders and failed payouts, without statement
-// lines and KYC. Every table is read by its key, the three at once. Nil
-// if there is no snapshot.
-func (s *Ledger) ProviderSnapshot(ctx context.Context, provider string, asOf time.Time) (*marketplace.Snapshot, error) {
-	snap, savedAt, err := s.snapshotHeader(ctx, asOf)
-	if err != nil || snap == nil {
-		return nil, err
+// ProviderState returns provider's part of the latest whole snapshot at
+// or before asOf (marketplace.Snapshot.Of) as far as a balance needs it
+// (its balances, held orders and failed payouts, without statement lines
+// and KYC) and the events its balance needs after it
+// (Store.ProviderEventsAfter). The snapshot's header comes from memory
+// when one at or before asOf was read or stored in the last headerTTL;
+// then the four reads go at once, each by key. Nil and no events if
+// there is no snapshot.
+func (s *Ledger) ProviderState(ctx context.Context, provider string, asOf time.Time) (*marketplace.Snapshot, []payouts.StoredEvent, error) {
+	h, ok := s.knownHeader(asOf)
+	if !ok {
+		snap, savedAt, err := s.snapshotHeader(ctx, asOf)
+		if err != nil || snap == nil {
+			return nil, nil, err
+		}
+		h = snapshotHead{at: snap.At, savedAt: savedAt, position: snap.Position}
+		s.learnHeader(h)
 	}
+	snap, savedAt := &marketplace.Snapshot{At: h.at, Position: h.position}, h.savedAt
 	parts := []*marketplace.Snapshot{{At: snap.At}, {At: snap.At}, {At: snap.At}}
+	var events []payouts.StoredEvent
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.readSnapshotPairs(gctx, parts[0], savedAt, provider) })
 	g.Go(func() error { return s.readSnapshotOrders(gctx, parts[1], savedAt, provider) })
 	g.Go(func() error { return s.readSnapshotPayouts(gctx, parts[2], savedAt, provider) })
+	g.Go(func() (err error) {
+		events, err = s.store.ProviderEventsAfter(gctx, provider, snap.Position, snap.At)
+		return err
+	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	snap.Pairs, snap.Orders, snap.Payouts = parts[0].Pairs, parts[1].Orders, parts[2].Payouts
-	return snap, nil
+	return snap, events, nil
 }
 
 // snapshotHeader returns the header of the latest whole snapshot at or
@@ -365,28 +383,31 @@ ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
 // ProviderEventsAfter returns what one provider's balance needs besides
 // its part of a snapshot at position, as of at (see
 // marketplace.ProviderBalances): its events stored after position or
-// dated after at; every sale and refund naming the order id of one of
-// those, whenever stored (the older orders they name); and every sale of
-// another provider stored after position or dated after at naming the
-// order id of one of provider's sales or refunds. One query: the
-// provider's own rows are found by the key; the order ids by a scan of
-// the order_id column, payloads read for the matching rows only. Like
-// EventsAfter, without FINAL.
+// dated after at, and every sale of another provider stored after
+// position or dated after at naming the order id of one of provider's
+// sales in the ledger (the sales runs accepted, up to the snapshot) or
+// of one of its sales and refunds after the snapshot. Two selects: the
+// provider's rows by the key; the others' by the columns of the filter,
+// payloads read for the few matching rows only. Like EventsAfter,
+// without FINAL.
 func (s *Store) ProviderEventsAfter(ctx context.Context, provider string, position uint64, at time.Time) ([]payouts.StoredEvent, error) {
 	after := orNoTime(at).UnixNano()
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT stream_seq, payload
 FROM events
-WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
-  AND ((subject = ? AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?))
-    OR (type IN ('marketplace.sale.completed', 'marketplace.refund.issued') AND order_id IN (
-        SELECT order_id FROM events
-        WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued') AND order_id != ''
-          AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)))
-    OR (type = 'marketplace.sale.completed' AND subject != ? AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?) AND order_id IN (
-        SELECT order_id FROM events
-        WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued') AND order_id != '')))
-ORDER BY time, stream_seq`, provider, position, after, provider, position, after, provider, position, after, provider)
+WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
+UNION ALL
+SELECT stream_seq, payload
+FROM events
+WHERE type = 'marketplace.sale.completed' AND subject != ? AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
+  AND order_id IN (
+    SELECT order_id FROM ledger WHERE provider = ? AND kind = 'sale'
+    UNION ALL
+    SELECT order_id FROM events
+    WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued') AND order_id != ''
+      AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?))`,
+		provider, position, after, provider, position, after, provider, provider, position, after)
 	return out, err
 }
 

@@ -271,7 +271,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Book: book, Runs: ledger, Payouts: ledger, Store: ledger, Statuses: ledger, Ledger: ledger,
 		Events: d.store, Rejecter: rejecter,
 		Snapshots: ledger, Later: d.store, Checks: ledger, Position: storedPosition{watermark},
-		Providers: ledger, ProviderEvents: d.store,
+		Providers: ledger,
 		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run

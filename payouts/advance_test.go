@@ -23,7 +23,7 @@ func (w *world) withSnapshots(t *testing.T) *fakeSnapshots {
 	snaps := &fakeSnapshots{events: w.events, store: w.store}
 	cfg := w.svc.cfg
 	cfg.Snapshots, cfg.Later, cfg.Checks, cfg.Position = snaps, snaps, snaps, snaps
-	cfg.Providers, cfg.ProviderEvents = snaps, snaps
+	cfg.Providers = snaps
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t))
 	svc, err := New(cfg)
 	if err != nil {

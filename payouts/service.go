@@ -35,11 +35,10 @@ type Config struct {
 	Later     LaterEvents
 	Checks    PayoutChecks
 	Position  StoredPosition
-	// Providers and ProviderEvents, when set with Snapshots, make a
-	// balance read the provider's part of the latest snapshot and what
-	// came after it, instead of its whole history (optional).
-	Providers      ProviderReads
-	ProviderEvents ProviderLaterEvents
+	// Providers, when set with Snapshots, makes a balance read the
+	// provider's part of the latest snapshot and what came after it,
+	// instead of its whole history (optional).
+	Providers ProviderReads
 	// UnknownOrderGrace is how long after its time a refund for an order
 	// with no sale is waited for (the sale may be in flight) before it is
 	// dead-lettered (default 1h).

@@ -120,43 +120,44 @@ func (f *fakeSnapshots) ProviderPayouts(ctx context.Context, provider string) ([
 	return f.store.Payouts(ctx, provider)
 }
 
-// ProviderSnapshot is the provider's part of the latest snapshot at or
-// before asOf.
-func (f *fakeSnapshots) ProviderSnapshot(ctx context.Context, provider string, asOf time.Time) (*marketplace.Snapshot, error) {
+// ProviderState follows the port's contract, written again: the
+// provider's part of the latest snapshot at or before asOf, its events
+// after it, and the later sales of others naming its order ids that the
+// stored ledger has a sale entry of, or that its later sales and refunds
+// name.
+func (f *fakeSnapshots) ProviderState(ctx context.Context, provider string, asOf time.Time) (*marketplace.Snapshot, []StoredEvent, error) {
 	snap, err := f.LedgerSnapshot(ctx, asOf)
 	if err != nil || snap == nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return snap.Of(provider), nil
-}
-
-// ProviderEventsAfter follows the port's contract, written again.
-func (f *fakeSnapshots) ProviderEventsAfter(_ context.Context, provider string, position uint64, at time.Time) ([]StoredEvent, error) {
+	orders := map[string]bool{}
+	f.store.mu.Lock()
+	for _, e := range f.store.ledger {
+		if e.Provider == provider && e.Kind == marketplace.EntrySale {
+			orders[e.OrderID] = true
+		}
+	}
+	f.store.mu.Unlock()
 	f.events.mu.Lock()
 	defer f.events.mu.Unlock()
-	after := func(e fakeEvent) bool { return e.Seq > position || e.at.After(at) }
-	named, all := map[string]bool{}, map[string]bool{}
+	after := func(e fakeEvent) bool { return e.Seq > snap.Position || e.at.After(snap.At) }
 	for _, e := range f.events.events {
-		if e.subject == provider && e.order != "" {
-			all[e.order] = true
-			if after(e) {
-				named[e.order] = true
-			}
+		if e.subject == provider && e.order != "" && after(e) {
+			orders[e.order] = true
 		}
 	}
 	var out []StoredEvent
 	for _, e := range f.events.events {
 		mine := e.subject == provider && after(e)
-		ofNamed := e.order != "" && named[e.order]
-		claims := e.typ == schemas.TypeSaleCompleted && e.subject != provider && after(e) && all[e.order]
-		if mine || ofNamed || claims {
+		claims := e.typ == schemas.TypeSaleCompleted && e.subject != provider && after(e) && orders[e.order]
+		if mine || claims {
 			out = append(out, e.StoredEvent)
 		}
 	}
 	f.mu.Lock()
 	f.providerReads++
 	f.mu.Unlock()
-	return out, nil
+	return snap.Of(provider), out, nil
 }
 
 func (f *fakeSnapshots) StoredThrough(context.Context) (uint64, error) {

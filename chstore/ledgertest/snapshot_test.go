@@ -148,7 +148,7 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 	}
 
 	// one provider's part, without statement lines and KYC
-	p1, err := st.Ledger().ProviderSnapshot(ctx, "p1", dec1)
+	p1, _, err := st.Ledger().ProviderState(ctx, "p1", dec1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 	if dump(p1) != dump(want) || len(want.Pairs) == 0 || len(want.Orders) == 0 || len(want.Payouts) == 0 {
 		t.Fatalf("p1's part:\n%s\nwant:\n%s", dump(p1), dump(want))
 	}
-	if none, err := st.Ledger().ProviderSnapshot(ctx, "p1", ts("2026-11-30")); none != nil || err != nil {
+	if none, _, err := st.Ledger().ProviderState(ctx, "p1", ts("2026-11-30")); none != nil || err != nil {
 		t.Fatalf("p1's part before any snapshot: %v, %v", none, err)
 	}
 
@@ -241,9 +241,16 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 		t.Errorf("p1's events: %v, want [1 3]", got)
 	}
 	// what p1's balance needs after a snapshot at position 2 as of Dec 1:
-	// its later event c (late), and e, p2's later sale of o-a (p1's
-	// order), not f (p2's order); a refund of p1's older order o-a after
-	// the snapshot brings o-a's sale a
+	// its later events c (late) and g (a refund of its order o-a), e
+	// (p2's later sale of o-a, named by g), h (p2's later sale of o-z,
+	// p1's sale in the ledger), not f (p2's order), nor a (p1's sale in
+	// the snapshot)
+	if err := st.Ledger().AppendLedger(ctx, []marketplace.Entry{{ID: "le_z", Kind: marketplace.EntrySale, Provider: "p1", Currency: usd,
+		Amount: d("10.00"), At: ts("2026-10-01"), OrderID: "o-z"}}); err != nil {
+		t.Fatal(err)
+	}
+	add(8, &schemas.Event{ID: "h", Source: "checkout", Type: schemas.TypeSaleCompleted, Subject: "p2", Time: ts("2026-12-14"),
+		Data: &schemas.SaleCompleted{OrderID: "o-z", BuyerID: "b", CourseID: "c", Currency: usd, Gross: d("10.00"), Tax: d("0")}})
 	add(5, &schemas.Event{ID: "e", Source: "checkout", Type: schemas.TypeSaleCompleted, Subject: "p2", Time: ts("2026-12-11"),
 		Data: &schemas.SaleCompleted{OrderID: "o-a", BuyerID: "b", CourseID: "c", Currency: usd, Gross: d("10.00"), Tax: d("0")}})
 	add(6, sale("f", "p2", "2026-12-12"))
@@ -256,8 +263,8 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := seqs(forP1); !slices.Equal(got, []uint64{1, 3, 5, 7}) {
-		t.Errorf("p1's events after the snapshot: %v, want [1 3 5 7]", got)
+	if got := seqs(forP1); !slices.Equal(got, []uint64{3, 5, 7, 8}) {
+		t.Errorf("p1's events after the snapshot: %v, want [3 5 7 8]", got)
 	}
 
 	// the events of orders a snapshot at position 2, as of Dec 1, counted
