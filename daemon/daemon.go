@@ -272,7 +272,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Events: d.store, Rejecter: rejecter,
 		Snapshots: ledger, Later: d.store, Checks: ledger, Position: storedPosition{watermark},
 		Providers: ledger,
-		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
+		Now:       d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
 		marketCfg.Sender = stripesync.NewTransferSender(d.stripe)
