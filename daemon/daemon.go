@@ -277,10 +277,11 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
 		marketCfg.Sender = stripesync.NewTransferSender(d.stripe)
 	}
-	market, err := payouts.New(marketCfg)
+	service, err := payouts.New(marketCfg)
 	if err != nil {
 		return err
 	}
+	market := &lightRuns{Service: service}
 	router, err := api.NewRouter(api.Config{
 		Keys:        keys,
 		Ingest:      ingest,
