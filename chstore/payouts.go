@@ -309,9 +309,10 @@ func (s *Ledger) ledgerEntries(ctx context.Context, query string, args ...any) (
 
 // ledgerChunk bounds the rows of one ledger insert, and so the memory its
 // columns take (the column slices, the driver's column buffers and the
-// encoded block: about 80 MB at 100,000 rows): a first payout run can
-// append millions of entries, a monthly one some 220,000.
-const ledgerChunk = 50_000
+// encoded block: about 80 MB at 100,000 rows, which the garbage collector
+// then lets the heap grow by again): a first payout run can append
+// millions of entries, a monthly one some 220,000.
+const ledgerChunk = 25_000
 
 // AppendLedger appends entries to the ledger, ledgerChunk rows per insert.
 // Entries have deterministic ids and the table folds identical rows, so a

@@ -108,7 +108,7 @@ func (s *Service) advance(ctx context.Context, asOf time.Time, took *stages) (*c
 	if err := c.add(&delta, stored); err != nil {
 		return nil, err
 	}
-	stored = nil
+	stored = nil // the payloads, captured by the read above, are not needed any more
 	took.mark("decode_events")
 	if delta.Payouts, err = toEngineAll(recorded); err != nil {
 		return nil, err

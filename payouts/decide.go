@@ -83,6 +83,7 @@ func (s *Service) store(ctx context.Context, entries []marketplace.Entry, run ma
 	saved := make([]Payout, len(run.Payouts))
 	for i, p := range run.Payouts {
 		saved[i] = fromEngine(p)
+		run.Payouts[i].Lines = nil // the statement is saved's now; a run has 100 k lines
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
