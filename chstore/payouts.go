@@ -16,7 +16,7 @@ import (
 // SavePayouts stores new payouts and their statements: every statement
 // line first, then every payout row (version 1), in two inserts whatever
 // their number.
-func (s *Store) SavePayouts(ctx context.Context, ps []payouts.Payout) error {
+func (s *Ledger) SavePayouts(ctx context.Context, ps []payouts.Payout) error {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -46,7 +46,7 @@ func (s *Store) SavePayouts(ctx context.Context, ps []payouts.Payout) error {
 
 // UpdatePayoutStatuses records new statuses (and Stripe transfer ids), each
 // as the next version of its payout's row.
-func (s *Store) UpdatePayoutStatuses(ctx context.Context, ps []payouts.Payout) error {
+func (s *Ledger) UpdatePayoutStatuses(ctx context.Context, ps []payouts.Payout) error {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -61,7 +61,7 @@ func (s *Store) UpdatePayoutStatuses(ctx context.Context, ps []payouts.Payout) e
 	return s.writePayoutRows(ctx, ps, versions)
 }
 
-func (s *Store) writePayoutRows(ctx context.Context, ps []payouts.Payout, versions map[string]uint64) error {
+func (s *Ledger) writePayoutRows(ctx context.Context, ps []payouts.Payout, versions map[string]uint64) error {
 	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO payouts
 (payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version)`)
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *Store) writePayoutRows(ctx context.Context, ps []payouts.Payout, versio
 
 // Payouts returns the latest version of every payout of provider (all
 // providers when empty), with statements, oldest first.
-func (s *Store) Payouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
+func (s *Ledger) Payouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
 	out, err := s.payoutRows(ctx, provider)
 	if err != nil || len(out) == 0 {
 		return out, err
@@ -94,16 +94,9 @@ func (s *Store) Payouts(ctx context.Context, provider string) ([]payouts.Payout,
 	return s.withStatements(ctx, out)
 }
 
-// RecordedPayouts returns the latest version of every payout of provider
-// (all when empty), without statements: what a payout run continued from
-// a snapshot, or a balance, needs.
-func (s *Store) RecordedPayouts(ctx context.Context, provider string) ([]payouts.Payout, error) {
-	return s.payoutRows(ctx, provider)
-}
-
 // PayoutsOfRun returns the latest version of the payouts of the run as of
 // asOf, with statements, by provider then currency.
-func (s *Store) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]payouts.Payout, error) {
+func (s *Ledger) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]payouts.Payout, error) {
 	out, err := s.queryPayouts(ctx, `
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
 FROM payouts FINAL
@@ -117,7 +110,7 @@ ORDER BY provider, currency`, asOf.UnixNano())
 
 // payoutRows reads the latest version of the payouts of provider (all
 // when empty), oldest first.
-func (s *Store) payoutRows(ctx context.Context, provider string) ([]payouts.Payout, error) {
+func (s *Ledger) payoutRows(ctx context.Context, provider string) ([]payouts.Payout, error) {
 	return s.queryPayouts(ctx, `
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at
 FROM payouts FINAL
@@ -126,7 +119,7 @@ ORDER BY as_of, provider, currency`, provider, provider)
 }
 
 // queryPayouts runs a query selecting payout rows and scans them.
-func (s *Store) queryPayouts(ctx context.Context, query string, args ...any) ([]payouts.Payout, error) {
+func (s *Ledger) queryPayouts(ctx context.Context, query string, args ...any) ([]payouts.Payout, error) {
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying payouts: %w", err)
@@ -149,7 +142,7 @@ func (s *Store) queryPayouts(ctx context.Context, query string, args ...any) ([]
 }
 
 // withStatements reads the statement lines of the payouts out.
-func (s *Store) withStatements(ctx context.Context, out []payouts.Payout) ([]payouts.Payout, error) {
+func (s *Ledger) withStatements(ctx context.Context, out []payouts.Payout) ([]payouts.Payout, error) {
 	index := make(map[string]int, len(out))
 	for i, p := range out {
 		index[p.ID] = i
@@ -184,7 +177,7 @@ ORDER BY payout_id, line_no`)
 }
 
 // PayoutRun reports when a run with this as-of time happened (zero if not).
-func (s *Store) PayoutRun(ctx context.Context, asOf time.Time) (time.Time, error) {
+func (s *Ledger) PayoutRun(ctx context.Context, asOf time.Time) (time.Time, error) {
 	var n uint64
 	var at time.Time
 	if err := s.conn.QueryRow(ctx, `SELECT count(), min(run_at) FROM payout_runs WHERE as_of = ?`, asOf).Scan(&n, &at); err != nil {
@@ -197,7 +190,7 @@ func (s *Store) PayoutRun(ctx context.Context, asOf time.Time) (time.Time, error
 }
 
 // RecordPayoutRun records a finished run.
-func (s *Store) RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int) error {
+func (s *Ledger) RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int) error {
 	if err := s.conn.Exec(ctx, `INSERT INTO payout_runs (as_of, run_at, payouts) VALUES (?, ?, ?)`, asOf, at, uint32(n)); err != nil {
 		return fmt.Errorf("recording payout run: %w", err)
 	}
@@ -281,7 +274,7 @@ func (s *Store) marketplaceEvents(ctx context.Context, withOrders bool, query st
 
 // LedgerEntries returns every stored ledger entry, in insertion order per
 // provider and currency.
-func (s *Store) LedgerEntries(ctx context.Context) ([]marketplace.Entry, error) {
+func (s *Ledger) LedgerEntries(ctx context.Context) ([]marketplace.Entry, error) {
 	return s.ledgerEntries(ctx, `
 SELECT entry_id, kind, provider, currency, amount, bucket, at, order_id, refund_id, payout_id, revises
 FROM ledger FINAL
@@ -289,7 +282,7 @@ ORDER BY provider, currency, recorded_at, entry_id`)
 }
 
 // ledgerEntries runs a query selecting ledger rows and scans them.
-func (s *Store) ledgerEntries(ctx context.Context, query string, args ...any) ([]marketplace.Entry, error) {
+func (s *Ledger) ledgerEntries(ctx context.Context, query string, args ...any) ([]marketplace.Entry, error) {
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying ledger: %w", err)
@@ -314,13 +307,16 @@ func (s *Store) ledgerEntries(ctx context.Context, query string, args ...any) ([
 }
 
 // ledgerChunk bounds the rows of one ledger insert, and so the memory its
-// columns take: a first payout run can append millions of entries.
-const ledgerChunk = 100_000
+// columns take (the column slices, the driver's column buffers and the
+// encoded block: about 80 MB at 100,000 rows, which the garbage collector
+// then lets the heap grow by again): a first payout run can append
+// millions of entries, a monthly one some 220,000.
+const ledgerChunk = 25_000
 
 // AppendLedger appends entries to the ledger, ledgerChunk rows per insert.
 // Entries have deterministic ids and the table folds identical rows, so a
 // crash between two chunks is repaired by the next run appending again.
-func (s *Store) AppendLedger(ctx context.Context, entries []marketplace.Entry) error {
+func (s *Ledger) AppendLedger(ctx context.Context, entries []marketplace.Entry) error {
 	for lo := 0; lo < len(entries); lo += ledgerChunk {
 		if err := s.appendLedger(ctx, entries[lo:min(lo+ledgerChunk, len(entries))]); err != nil {
 			return err
@@ -329,7 +325,7 @@ func (s *Store) AppendLedger(ctx context.Context, entries []marketplace.Entry) e
 	return nil
 }
 
-func (s *Store) appendLedger(ctx context.Context, entries []marketplace.Entry) error {
+func (s *Ledger) appendLedger(ctx context.Context, entries []marketplace.Entry) error {
 	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO ledger (entry_id, provider, currency, kind, bucket, amount, at, order_id, refund_id, payout_id, revises)`)
 	if err != nil {
 		return fmt.Errorf("preparing ledger insert: %w", err)

@@ -269,18 +269,22 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
+	ledger := d.store.Ledger() // the payouts' tables, on the store's connections
 	marketCfg := payouts.Config{
-		Book: book, Events: d.store, Store: d.store, Rejecter: rejecter,
-		Snapshots: d.store, Position: storedPosition{watermark},
-		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
+		Book: book, Runs: ledger, Payouts: ledger, Store: ledger, Statuses: ledger, Ledger: ledger,
+		Events: d.store, Rejecter: rejecter,
+		Snapshots: ledger, Later: d.store, Checks: ledger, Position: storedPosition{watermark},
+		Providers: ledger,
+		Now:       d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
 		marketCfg.Sender = stripesync.NewTransferSender(d.stripe)
 	}
-	market, err := payouts.New(marketCfg)
+	service, err := payouts.New(marketCfg)
 	if err != nil {
 		return err
 	}
+	market := &lightRuns{Service: service}
 	router, err := api.NewRouter(api.Config{
 		Keys:        keys,
 		Ingest:      ingest,

@@ -17,7 +17,7 @@ import (
 // gated by its singleton lease and behind the read-your-writes barrier, as
 // a close or a run on request is.
 func (d *Daemon) startSchedulers(ctx context.Context, g *errgroup.Group, gctx context.Context,
-	bill *billing.Service, market *payouts.Service, wm *pipeline.Watermark) error {
+	bill *billing.Service, market payouts.Runner, wm *pipeline.Watermark) error {
 	installed, err := d.store.InstalledAt(ctx)
 	if err != nil {
 		return err

@@ -1,136 +1,20 @@
 package payouts
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/shopspring/decimal"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/internal/ledgertest"
 	"github.com/tally-billing/tally/pricebook"
-	"github.com/tally-billing/tally/schemas"
 )
-
-// fakeSnapshots keeps ledger snapshots in memory over the fake events and
-// store, and says how far events are stored (every one unless through is
-// set).
-type fakeSnapshots struct {
-	mu      sync.Mutex
-	events  *fakeEvents
-	store   *fakeStore
-	saved   []*marketplace.Snapshot
-	through uint64
-	failOn  int // the n-th SaveLedgerSnapshot call from now fails, once
-	saves   int
-	read    []int // events returned by each EventsAfter
-}
-
-func (f *fakeSnapshots) LedgerSnapshot(_ context.Context, asOf time.Time) (*marketplace.Snapshot, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out *marketplace.Snapshot
-	for _, s := range f.saved { // in order saved: the last of an as-of wins
-		if !s.At.After(asOf) && (out == nil || !s.At.Before(out.At)) {
-			out = s
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeSnapshots) SaveLedgerSnapshot(_ context.Context, snap *marketplace.Snapshot, _ time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.saves++
-	if f.failOn != 0 && f.saves == f.failOn {
-		f.failOn = 0
-		return fmt.Errorf("SaveLedgerSnapshot: %w", errDown)
-	}
-	f.saved = append(f.saved, snap)
-	return nil
-}
-
-func (f *fakeSnapshots) EventsAfter(_ context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
-	f.events.mu.Lock()
-	defer f.events.mu.Unlock()
-	var out []schemas.StoredEvent
-	for _, e := range f.events.events {
-		if e.Seq > position || e.at.After(at) {
-			out = append(out, e.StoredEvent)
-		}
-	}
-	f.mu.Lock()
-	f.read = append(f.read, len(out))
-	f.mu.Unlock()
-	return out, nil
-}
-
-func (f *fakeSnapshots) ProvidersEvents(_ context.Context, providers []string) ([]schemas.StoredEvent, error) {
-	f.events.mu.Lock()
-	defer f.events.mu.Unlock()
-	var out []schemas.StoredEvent
-	for _, e := range f.events.events {
-		if slices.Contains(providers, e.subject) {
-			out = append(out, e.StoredEvent)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeSnapshots) OrderEvents(_ context.Context, ids []string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
-	f.events.mu.Lock()
-	defer f.events.mu.Unlock()
-	var out []schemas.StoredEvent
-	for _, e := range f.events.events {
-		if e.order != "" && slices.Contains(ids, e.order) && e.Seq <= position && !e.at.After(at) {
-			out = append(out, e.StoredEvent)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeSnapshots) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error) {
-	ps, err := f.store.Payouts(ctx, "")
-	return slices.DeleteFunc(ps, func(p Payout) bool { return !p.AsOf.Equal(asOf) }), err
-}
-
-func (f *fakeSnapshots) RecordedPayouts(ctx context.Context, provider string) ([]Payout, error) {
-	ps, err := f.store.Payouts(ctx, provider)
-	for i := range ps {
-		ps[i].Statement = nil
-	}
-	return ps, err
-}
-
-func (f *fakeSnapshots) LedgerEntriesOf(_ context.Context, providers []string, after time.Time) ([]marketplace.Entry, error) {
-	f.store.mu.Lock()
-	defer f.store.mu.Unlock()
-	var out []marketplace.Entry
-	for _, e := range f.store.ledger {
-		if slices.Contains(providers, e.Provider) || e.At.After(after) {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeSnapshots) StoredThrough(context.Context) (uint64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.through != 0 {
-		return f.through, nil
-	}
-	f.events.mu.Lock()
-	defer f.events.mu.Unlock()
-	return uint64(len(f.events.events)), nil
-}
 
 // withSnapshots rewires w's service to continue each run from the last
 // snapshot.
@@ -138,7 +22,8 @@ func (w *world) withSnapshots(t *testing.T) *fakeSnapshots {
 	t.Helper()
 	snaps := &fakeSnapshots{events: w.events, store: w.store}
 	cfg := w.svc.cfg
-	cfg.Snapshots, cfg.Position = snaps, snaps
+	cfg.Snapshots, cfg.Later, cfg.Checks, cfg.Position = snaps, snaps, snaps, snaps
+	cfg.Providers = snaps
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t))
 	svc, err := New(cfg)
 	if err != nil {
@@ -146,24 +31,6 @@ func (w *world) withSnapshots(t *testing.T) *fakeSnapshots {
 	}
 	w.svc = svc
 	return snaps
-}
-
-// ledgerSums sums the stored ledger per entry id (corrections count for
-// the id they revise), non-zero sums only.
-func ledgerSums(es []marketplace.Entry) string {
-	sums := map[string]decimal.Decimal{}
-	for _, e := range es {
-		id := cmp.Or(e.Revises, e.ID)
-		sums[id] = sums[id].Add(e.Amount)
-	}
-	var out []string
-	for id, s := range sums {
-		if !s.IsZero() {
-			out = append(out, id+" "+s.String())
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "\n")
 }
 
 func payoutsOf(t *testing.T, w *world) string {
@@ -230,8 +97,34 @@ func TestContinuedRunsEqualFullRuns(t *testing.T) {
 	// run starts after them); a full run stores them with the next run.
 	bob := cont.store.payout(t, "prov-bob", feb1)
 	lastPaid := marketplace.PayoutEntries([]marketplace.Payout{{ID: bob.ID, Provider: bob.Provider, Currency: usd, At: feb1, Amount: bob.Amount}})
-	if got, want := ledgerSums(cont.store.ledger), ledgerSums(append(slices.Clone(full.store.ledger), lastPaid...)); got != want {
+	if got, want := ledgertest.Sums(cont.store.ledger), ledgertest.Sums(append(slices.Clone(full.store.ledger), lastPaid...)); got != want {
 		t.Fatalf("ledger from snapshots:\n%s\nfrom everything:\n%s", got, want)
+	}
+	// a balance from the provider's part of the latest snapshot is the
+	// balance from its whole history, also after late events stored
+	// after the last run
+	both(func(w *world) {
+		w.events.add(t, refundEvent("prov-bob", "o-7", "r-7", "2027-01-20T00:00:00Z", usd, "50.00"))
+		w.events.add(t, saleEvent("prov-ada", "o-8", "2027-02-03T00:00:00Z", usd, "10.00", "0"))
+		w.events.add(t, saleEvent("prov-dan", "o-8", "2027-02-02T00:00:00Z", usd, "30.00", "0")) // claims o-8 first
+	})
+	for _, provider := range []string{"prov-ada", "prov-bob", "prov-cat", "prov-dan"} {
+		for _, asOf := range []time.Time{feb1, ts("2027-02-10"), ts("2027-03-01")} {
+			got, err := cont.svc.Balances(context.Background(), provider, asOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := full.svc.Balances(context.Background(), provider, asOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("balances of %s as of %s from the snapshot %v, from the history %v", provider, asOf, got, want)
+			}
+		}
+	}
+	if snaps.providerReads != 12 {
+		t.Errorf("%d balances read from the snapshot, want 12", snaps.providerReads)
 	}
 	// the continued runs read the whole history once, then only what came
 	// after each snapshot (9 in specHistory, then 3, then 2)
@@ -314,7 +207,9 @@ func TestContinuedRunRereadsWhatItCannotClaim(t *testing.T) {
 }
 
 func TestSnapshotsNeedThePosition(t *testing.T) {
-	_, err := New(Config{Book: pricebook.Default(), Events: &fakeEvents{}, Store: newFakeStore(), Snapshots: &fakeSnapshots{}})
+	cfg := storeConfig(newFakeStore())
+	cfg.Book, cfg.Events, cfg.Snapshots, cfg.Later, cfg.Checks = pricebook.Default(), &fakeEvents{}, &fakeSnapshots{}, &fakeSnapshots{}, &fakeSnapshots{}
+	_, err := New(cfg)
 	if !errors.Is(err, ErrMissingDependency) {
 		t.Fatalf("New without Position: %v", err)
 	}

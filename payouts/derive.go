@@ -10,6 +10,26 @@ import (
 	"github.com/tally-billing/tally/schemas"
 )
 
+// EventSource reads the marketplace events a derivation from the whole
+// history needs: every marketplace.sale.completed,
+// marketplace.refund.issued, provider.kyc.verified and
+// provider.kyc.revoked event, of the whole marketplace or of one
+// provider.
+type EventSource interface {
+	// MarketplaceEvents returns every marketplace event with time at or
+	// before end. A payout run without snapshots derives the whole
+	// ledger from them.
+	MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error)
+	// ProviderEvents returns, with time at or before end, every
+	// marketplace event whose subject is provider, and every sale of
+	// another provider with the order id of one of provider's sales or
+	// refunds. Those sales matter: the earliest sale of an order id claims
+	// it, so they decide whether provider's own sales and refunds are
+	// accepted. Nothing else changes provider's balances. The order of the
+	// events does not matter.
+	ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error)
+}
+
 // derived is the ledger as of an instant, with what it was built from.
 type derived struct {
 	ledger *marketplace.Ledger
@@ -23,7 +43,7 @@ func (s *Service) derive(ctx context.Context, end time.Time) (*derived, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading marketplace events: %w", err)
 	}
-	recorded, err := s.cfg.Store.Payouts(ctx, "")
+	recorded, err := s.cfg.Payouts.Payouts(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("loading payouts: %w", err)
 	}
@@ -41,10 +61,10 @@ func (s *Service) deriveProvider(ctx context.Context, provider string, end time.
 		return nil, fmt.Errorf("loading the marketplace events of %q: %w", provider, err)
 	}
 	var recorded []Payout
-	if s.cfg.Snapshots != nil { // without statements
-		recorded, err = s.cfg.Snapshots.RecordedPayouts(ctx, provider)
+	if s.cfg.Providers != nil { // by key, without statements
+		recorded, err = s.cfg.Providers.ProviderPayouts(ctx, provider)
 	} else {
-		recorded, err = s.cfg.Store.Payouts(ctx, provider)
+		recorded, err = s.cfg.Payouts.Payouts(ctx, provider)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loading the payouts of %q: %w", provider, err)
@@ -66,18 +86,27 @@ func (s *Service) build(stored []schemas.StoredEvent, recorded []Payout) (*deriv
 		}
 		d.seqOf[e.Identity().MsgID()] = se.Seq
 	}
-	for _, p := range recorded {
-		mp, err := toEngine(p)
-		if err != nil {
-			return nil, err
-		}
-		in.Payouts = append(in.Payouts, mp)
-	}
 	var err error
+	if in.Payouts, err = toEngineAll(recorded); err != nil {
+		return nil, err
+	}
 	if d.ledger, err = marketplace.Derive(s.cfg.Book.Marketplace, in); err != nil {
 		return nil, fmt.Errorf("deriving the ledger: %w", err)
 	}
 	return d, nil
+}
+
+// toEngineAll turns recorded payouts into the engine's input.
+func toEngineAll(ps []Payout) ([]marketplace.Payout, error) {
+	out := make([]marketplace.Payout, 0, len(ps))
+	for _, p := range ps {
+		mp, err := toEngine(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mp)
+	}
+	return out, nil
 }
 
 // toEngine turns a recorded payout into the engine's input. Pending,

@@ -254,6 +254,31 @@ func (f *fakeStore) AppendLedger(_ context.Context, entries []marketplace.Entry)
 	return nil
 }
 
+func (f *fakeStore) PayoutsOfRun(ctx context.Context, asOf time.Time) ([]Payout, error) {
+	ps, err := f.Payouts(ctx, "")
+	return slices.DeleteFunc(ps, func(p Payout) bool { return !p.AsOf.Equal(asOf) }), err
+}
+
+func (f *fakeStore) LedgerEntriesOf(_ context.Context, providers []string, after time.Time) ([]marketplace.Entry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("LedgerEntriesOf"); err != nil {
+		return nil, err
+	}
+	var out []marketplace.Entry
+	for _, e := range f.ledger {
+		if slices.Contains(providers, e.Provider) || e.At.After(after) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// storeConfig is a Config with every port the fake store serves.
+func storeConfig(f *fakeStore) Config {
+	return Config{Runs: f, Payouts: f, Store: f, Statuses: f, Ledger: f}
+}
+
 // payout returns the stored payout of provider as of asOf.
 func (f *fakeStore) payout(t testing.TB, provider string, asOf time.Time) Payout {
 	t.Helper()

@@ -122,8 +122,14 @@ func TestFirstRunPaysVerifiedProvidersAboveTheMinimum(t *testing.T) {
 	}
 	// Order of effects: decide and store everything, record the run, then
 	// send and record the outcomes.
-	wantCalls := []string{"PayoutRun", "Payouts", "LedgerEntries", "AppendLedger", "SavePayouts", "RecordPayoutRun", "Payouts", "UpdatePayoutStatuses"}
-	if !slices.Equal(w.store.calls, wantCalls) {
+	// The run's payouts are sent as saved, not read back; the ledger and
+	// the payouts are stored at once.
+	wantCalls := []string{"PayoutRun", "Payouts", "LedgerEntries", "AppendLedger", "SavePayouts", "RecordPayoutRun", "UpdatePayoutStatuses"}
+	calls := slices.Clone(w.store.calls)
+	if len(calls) == len(wantCalls) {
+		slices.Sort(calls[3:5])
+	}
+	if !slices.Equal(calls, wantCalls) {
 		t.Errorf("store calls %v, want %v", w.store.calls, wantCalls)
 	}
 	if paid, runs := w.paid.n.Load(), w.runs.n.Load(); paid != 1 || runs != 1 {
@@ -159,17 +165,23 @@ func TestRerunPaysNothingMore(t *testing.T) {
 	}
 }
 
-// A crash after the payouts and the run are stored, before any transfer:
-// the next call sends each pending payout, once.
+// The payouts and the run are stored, and no transfer is made (Stripe
+// down, as after a crash before the sends): the next call sends each
+// pending payout, once.
 func TestCrashBetweenStoreAndSend(t *testing.T) {
 	w := newWorld(t, false)
 	w.specHistory(t)
-	w.store.fail("Payouts", 2) // the listing before the sends; the first call is derive's
-	if _, err := w.svc.RunPayouts(context.Background(), dec1); !errors.Is(err, errDown) {
-		t.Fatalf("err %v, want the store's", err)
+	w.sender.answer = func(_ Transfer, call int) error {
+		if call == 1 {
+			return errDown
+		}
+		return nil
 	}
-	if p := w.store.payout(t, "prov-ada", dec1); p.Status != StatusPending || w.sender.totalCalls() != 0 {
-		t.Fatalf("after the crash: status %s, %d transfer calls; want pending, 0", p.Status, w.sender.totalCalls())
+	if _, err := w.svc.RunPayouts(context.Background(), dec1); !errors.Is(err, errDown) {
+		t.Fatalf("err %v, want the sender's", err)
+	}
+	if p := w.store.payout(t, "prov-ada", dec1); p.Status != StatusPending || len(w.sender.transfers) != 0 {
+		t.Fatalf("after the crash: status %s, %d transfers; want pending, 0", p.Status, len(w.sender.transfers))
 	}
 	// Pending money is not available: it is paid out.
 	w.wantBalance(t, "prov-ada", "2026-12-01", "0.00", "0.00", adaAmount)
@@ -179,8 +191,8 @@ func TestCrashBetweenStoreAndSend(t *testing.T) {
 			t.Fatalf("after the crash: %+v", res)
 		}
 	}
-	if n := w.sender.totalCalls(); n != 1 {
-		t.Errorf("%d transfer calls, want 1", n)
+	if n := len(w.sender.transfers); n != 1 {
+		t.Errorf("%d transfers, want 1", n)
 	}
 }
 

@@ -10,6 +10,12 @@ import (
 	"github.com/tally-billing/tally/money"
 )
 
+// StatusRecorder records the outcome of sends.
+type StatusRecorder interface {
+	// UpdatePayoutStatuses records new statuses of stored payouts.
+	UpdatePayoutStatuses(ctx context.Context, ps []Payout) error
+}
+
 // sendAll sends the pending payouts, several at a time, and records every
 // outcome, also when some sends fail. A crash between a transfer and its
 // record leaves the payout pending; the next run sends it again with the
@@ -32,7 +38,7 @@ func (s *Service) recordStatuses(ctx context.Context, ps []*Payout) error {
 	for i, p := range ps {
 		out[i] = *p
 	}
-	return s.cfg.Store.UpdatePayoutStatuses(ctx, out)
+	return s.cfg.Statuses.UpdatePayoutStatuses(ctx, out)
 }
 
 // send makes the transfer of a pending payout and sets its outcome; sent

@@ -10,20 +10,35 @@ import (
 	"github.com/tally-billing/tally/pricebook"
 )
 
-// Config wires a Service.
+// Config wires a Service: the price book, then one port per step.
 type Config struct {
-	Book   *pricebook.Book
+	Book *pricebook.Book
+	// Runs, Payouts, Store, Statuses and Ledger record the runs, read the
+	// payouts, store what a run decides, record send outcomes and read
+	// the stored ledger (all required).
+	Runs     RunLog
+	Payouts  PayoutReader
+	Store    RunStore
+	Statuses StatusRecorder
+	Ledger   StoredLedger
+	// Events reads the whole history: a run without snapshots, and a
+	// balance without one (required).
 	Events EventSource
-	Store  Store
 	// Sender makes transfers; nil is a dry run (status not_sent).
 	Sender TransferSender
 	// Rejecter dead-letters refunds that can never apply (optional).
 	Rejecter EventRejecter
 	// Snapshots, when set, makes each run start from the state the last
-	// run stored plus the events stored after it (optional); Position is
-	// then required.
-	Snapshots LedgerSnapshots
+	// run stored plus the events stored after it (optional); Later,
+	// Checks and Position are then required.
+	Snapshots SnapshotStore
+	Later     LaterEvents
+	Checks    PayoutChecks
 	Position  StoredPosition
+	// Providers, when set with Snapshots, makes a balance read the
+	// provider's part of the latest snapshot and what came after it,
+	// instead of its whole history (optional).
+	Providers ProviderReads
 	// UnknownOrderGrace is how long after its time a refund for an order
 	// with no sale is waited for (the sale may be in flight) before it is
 	// dead-lettered (default 1h).
@@ -59,11 +74,11 @@ type Service struct {
 
 // New returns a Service or an error for a missing dependency.
 func New(cfg Config) (*Service, error) {
-	if cfg.Book == nil || cfg.Events == nil || cfg.Store == nil {
-		return nil, fmt.Errorf("payouts: price book, event source and store are required: %w", ErrMissingDependency)
+	if cfg.Book == nil || cfg.Events == nil || cfg.Runs == nil || cfg.Payouts == nil || cfg.Store == nil || cfg.Statuses == nil || cfg.Ledger == nil {
+		return nil, fmt.Errorf("payouts: price book, event source, run log, payouts, run store, status recorder and stored ledger are required: %w", ErrMissingDependency)
 	}
-	if cfg.Snapshots != nil && cfg.Position == nil {
-		return nil, fmt.Errorf("payouts: ledger snapshots need the stored position: %w", ErrMissingDependency)
+	if cfg.Snapshots != nil && (cfg.Later == nil || cfg.Checks == nil || cfg.Position == nil) {
+		return nil, fmt.Errorf("payouts: ledger snapshots need the later events, the payout checks and the stored position: %w", ErrMissingDependency)
 	}
 	if cfg.UnknownOrderGrace <= 0 {
 		cfg.UnknownOrderGrace = time.Hour

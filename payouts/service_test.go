@@ -11,11 +11,16 @@ import (
 )
 
 func TestNewRequiresItsDependencies(t *testing.T) {
-	ok := Config{Book: pricebook.Default(), Events: &fakeEvents{}, Store: newFakeStore()}
+	ok := storeConfig(newFakeStore())
+	ok.Book, ok.Events = pricebook.Default(), &fakeEvents{}
 	cases := map[string]func(*Config){
-		"no book":   func(c *Config) { c.Book = nil },
-		"no events": func(c *Config) { c.Events = nil },
-		"no store":  func(c *Config) { c.Store = nil },
+		"no book":     func(c *Config) { c.Book = nil },
+		"no events":   func(c *Config) { c.Events = nil },
+		"no store":    func(c *Config) { c.Store = nil },
+		"no runs":     func(c *Config) { c.Runs = nil },
+		"no payouts":  func(c *Config) { c.Payouts = nil },
+		"no statuses": func(c *Config) { c.Statuses = nil },
+		"no ledger":   func(c *Config) { c.Ledger = nil },
 	}
 	for name, edit := range cases {
 		cfg := ok
@@ -59,12 +64,14 @@ func TestHasRunAndPayouts(t *testing.T) {
 
 // Each port failing stops a first run with its error, and nothing after
 // it in the order of effects happens: no run is recorded unless its
-// payouts were saved, no transfer is made before both.
+// payouts were saved, no transfer is made before both. The ledger and
+// the payouts are stored at once: when one fails the other may be
+// stored (either), and the retry pays once.
 func TestRunStopsAtTheFirstFailure(t *testing.T) {
 	cases := []struct {
-		name       string
-		breakIt    func(*world)
-		saved, ran bool
+		name               string
+		breakIt            func(*world)
+		saved, ran, either bool
 	}{
 		{name: "reading the run", breakIt: func(w *world) { w.store.fail("PayoutRun", 1) }},
 		{name: "reading the events", breakIt: func(w *world) { w.events.err = errDown }},
@@ -74,7 +81,7 @@ func TestRunStopsAtTheFirstFailure(t *testing.T) {
 			w.events.add(t, refundEvent("prov-cat", "o-4", "r-big", "2026-11-20T00:00:00Z", usd, "50.00"))
 		}},
 		{name: "reading the ledger", breakIt: func(w *world) { w.store.fail("LedgerEntries", 1) }},
-		{name: "appending the ledger", breakIt: func(w *world) { w.store.fail("AppendLedger", 1) }},
+		{name: "appending the ledger", breakIt: func(w *world) { w.store.fail("AppendLedger", 1) }, either: true},
 		{name: "saving the payouts", breakIt: func(w *world) { w.store.fail("SavePayouts", 1) }},
 		{name: "recording the run", breakIt: func(w *world) { w.store.fail("RecordPayoutRun", 1) }, saved: true},
 	}
@@ -86,7 +93,7 @@ func TestRunStopsAtTheFirstFailure(t *testing.T) {
 			if _, err := w.svc.RunPayouts(context.Background(), dec1); !errors.Is(err, errDown) {
 				t.Fatalf("err %v, want errDown", err)
 			}
-			if saved := len(w.store.payouts) > 0; saved != tc.saved {
+			if saved := len(w.store.payouts) > 0; saved != tc.saved && !tc.either {
 				t.Errorf("payouts saved: %v, want %v", saved, tc.saved)
 			}
 			if _, ran := w.store.runs[dec1]; ran != tc.ran {
@@ -94,6 +101,12 @@ func TestRunStopsAtTheFirstFailure(t *testing.T) {
 			}
 			if n := w.sender.totalCalls(); n != 0 {
 				t.Errorf("%d transfers", n)
+			}
+			w.store.fail("", 0)
+			w.events.err, w.rejecter.err = nil, nil
+			res := w.run(t, dec1)
+			if len(res.Payouts) != 1 || res.Payouts[0].Provider != "prov-ada" || res.Payouts[0].Status != StatusPaid || w.sender.totalCalls() != 1 {
+				t.Errorf("retry: %+v, %d transfers; want ada paid once", res.Payouts, w.sender.totalCalls())
 			}
 		})
 	}

@@ -42,9 +42,10 @@ func newWorld(t testing.TB, dry bool) *world {
 	t.Helper()
 	w := &world{events: &fakeEvents{}, store: newFakeStore(), sender: newFakeSender(), rejecter: &fakeRejecter{},
 		paid: newCounter(), failed: newCounter(), runs: newCounter(), now: ts("2026-12-02T08:00:00Z")}
-	cfg := Config{Book: pricebook.Default(), Events: w.events, Store: w.store, Rejecter: w.rejecter,
-		Now: func() time.Time { return w.now }, Logger: zerolog.New(zerolog.NewTestWriter(t)),
-		Metrics: &Metrics{Paid: w.paid, Failed: w.failed, Runs: w.runs}}
+	cfg := storeConfig(w.store)
+	cfg.Book, cfg.Events, cfg.Rejecter = pricebook.Default(), w.events, w.rejecter
+	cfg.Now, cfg.Logger = func() time.Time { return w.now }, zerolog.New(zerolog.NewTestWriter(t))
+	cfg.Metrics = &Metrics{Paid: w.paid, Failed: w.failed, Runs: w.runs}
 	if !dry {
 		cfg.Sender = w.sender
 	}

@@ -13,14 +13,13 @@ package marketplace_test
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
 
 	"github.com/tally-billing/tally/aggregators/marketplace"
+	"github.com/tally-billing/tally/internal/ledgertest"
 )
 
 func TestIncrementalEqualsFull(t *testing.T) {
@@ -98,6 +97,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 		snap         *marketplace.Snapshot
 		ledger       []marketplace.Entry // the stored, append-only ledger
 		rejectedOnce = map[string]bool{}
+		accepted     *marketplace.Ledger // the previous run's full ledger
 		position     = 0
 	)
 	visible := func(keep func(stored) bool) marketplace.Input {
@@ -123,9 +123,12 @@ func checkIncremental(t *rapid.T, ties bool) {
 		} else {
 			last, since := snap.Position, snap.At
 			delta = visible(func(e stored) bool { return uint64(e.seq) > last || e.at().After(since) })
+			if rapid.Bool().Draw(t, "onlyAskedPayouts") {
+				delta.Payouts = askedPayouts(delta.Payouts, snap)
+			}
 		}
 		var asked []string
-		src := sourceOf(events, position, snap, &asked)
+		src := sourceOf(events, position, snap, &asked, payouts)
 		inc, err := marketplace.Advance(terms, snap, delta, src)
 		if err != nil {
 			t.Fatal(err)
@@ -137,6 +140,22 @@ func checkIncremental(t *rapid.T, ties bool) {
 				t.Fatalf("%s: balances as of %s\nincremental:\n%s\nfull:\n%s", what, asOf, got, want)
 			}
 		}
+		// one provider's balances from its own part of the snapshot and
+		// of the delta
+		for _, p := range append(slices.Clone(providers), "p9") {
+			pd := providerDelta(delta, accepted, p)
+			for _, asOf := range []time.Time{T, T.Add(7 * 24 * time.Hour)} {
+				got, err := marketplace.ProviderBalances(terms, snap, p, pd, sourceOf(events, position, snap, nil, payouts), asOf)
+				if err != nil {
+					t.Fatalf("%s: balances of %s: %v", what, p, err)
+				}
+				want := slices.DeleteFunc(full.Balances(asOf), func(b marketplace.Balance) bool { return b.Provider != p })
+				if dumpBalances(got) != dumpBalances(want) {
+					t.Fatalf("%s: balances of %s as of %s\nfrom its part:\n%s\nfull:\n%s", what, p, asOf, dumpBalances(got), dumpBalances(want))
+				}
+			}
+		}
+
 		incRun, err := inc.RunPayouts(T)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
@@ -176,7 +195,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 			}
 		}
 		ledger = append(ledger, marketplace.Reconcile(scope, upTo(inc, T))...)
-		if got, want := sumByID(ledger), sumByID(upTo(full, T)); got != want {
+		if got, want := ledgertest.Sums(ledger), ledgertest.Sums(upTo(full, T)); got != want {
 			t.Fatalf("%s: stored ledger\nincremental:\n%s\nfull:\n%s", what, got, want)
 		}
 		// with the entries of the run's own payouts, it is what the next
@@ -186,7 +205,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 		for _, e := range marketplace.PayoutEntries(fullRun.Payouts) {
 			withPaid = append(slices.Clip(withPaid), e)
 		}
-		if got, want := sumByID(ledger), sumByID(entriesUpTo(withPaid, T)); got != want {
+		if got, want := ledgertest.Sums(ledger), ledgertest.Sums(entriesUpTo(withPaid, T)); got != want {
 			t.Fatalf("%s: stored ledger\nincremental:\n%s\nfull:\n%s", what, got, want)
 		}
 
@@ -211,7 +230,7 @@ func checkIncremental(t *rapid.T, ties bool) {
 		}
 		// a re-run of the same instant from its own snapshot pays nothing
 		// more (a crash after the snapshot was stored, before the run was)
-		again, err := marketplace.Advance(terms, next, visible(func(e stored) bool { return e.at().After(T) }), sourceOf(events, position, next, nil))
+		again, err := marketplace.Advance(terms, next, visible(func(e stored) bool { return e.at().After(T) }), sourceOf(events, position, next, nil, payouts))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,6 +240,25 @@ func checkIncremental(t *rapid.T, ties bool) {
 		}
 		if len(rerun.Payouts) != 0 {
 			t.Fatalf("%s: re-run from its own snapshot pays %s", what, dumpRun(rerun))
+		}
+		// a run back in time, between the previous run and this one (as
+		// the service allows: it continues the snapshot before it), pays
+		// the pairs no later payout blocks; this run's snapshot does not
+		// count those payouts
+		if ri > 0 && r-runs[ri-1] > 1 && rapid.IntRange(0, 3).Draw(t, "runBack") == 0 {
+			back := at(rapid.Int64Range(runs[ri-1]+1, r-1).Draw(t, "backAt"))
+			l, err := marketplace.Derive(terms, visible(func(stored) bool { return true }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			backRun, err := l.RunPayouts(back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range backRun.Payouts {
+				p.Lines = nil
+				payouts = append(payouts, p)
+			}
 		}
 		// some transfers fail, some of them dated before the next run,
 		// and an older one may fail late
@@ -232,133 +270,6 @@ func checkIncremental(t *rapid.T, ties bool) {
 			}
 		}
 
-		snap = next
+		snap, accepted = next, full
 	}
-}
-
-// sourceOf is the Source of a run that read the events stored up to
-// position, continuing snap: a provider's history is every event of it
-// stored so far; an order's events are those the snapshot counted.
-func sourceOf(events []stored, position int, snap *marketplace.Snapshot, asked *[]string) marketplace.Source {
-	pick := func(keep func(stored) bool) marketplace.Input {
-		var in marketplace.Input
-		for _, e := range events {
-			if e.seq <= position && keep(e) {
-				e.addTo(&in)
-			}
-		}
-		return in
-	}
-	return marketplace.Source{
-		History: func(providers []string) (marketplace.Input, error) {
-			if asked != nil {
-				*asked = append(*asked, providers...)
-			}
-			return pick(func(e stored) bool { return slices.Contains(providers, e.provider()) }), nil
-		},
-		Orders: func(ids []string) (marketplace.Input, error) {
-			return pick(func(e stored) bool {
-				var order string
-				switch {
-				case e.sale != nil:
-					order = e.sale.OrderID
-				case e.refund != nil:
-					order = e.refund.OrderID
-				default:
-					return false
-				}
-				return slices.Contains(ids, order) && uint64(e.seq) <= snap.Position && !e.at().After(snap.At)
-			}), nil
-		},
-	}
-}
-
-func indexes(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}
-
-func dumpBalances(bs []marketplace.Balance) string {
-	var b strings.Builder
-	for _, x := range bs {
-		fmt.Fprintf(&b, "%s %s held %s available %s paid %s\n", x.Provider, x.Currency.Code, x.Held, x.Available, x.Paid)
-	}
-	return b.String()
-}
-
-func dumpRun(r marketplace.Run) string {
-	var b strings.Builder
-	for _, p := range r.Payouts {
-		fmt.Fprintf(&b, "pay %s %s %s %s to %s at %s\n", p.ID, p.Provider, p.Currency.Code, p.Amount, p.StripeAccount, p.At.Format(time.RFC3339Nano))
-		dumpLines(&b, p.Lines)
-	}
-	for _, c := range r.Carried {
-		fmt.Fprintf(&b, "carry %s %s held %s available %s: %s\n", c.Provider, c.Currency.Code, c.Held, c.Available, c.Reason)
-	}
-	return b.String()
-}
-
-func dumpLines(b *strings.Builder, lines []marketplace.StatementLine) {
-	for _, l := range lines {
-		fmt.Fprintf(b, "  %s %s order %s course %s refund %s payout %s entry %s %s\n", l.Kind, l.At.Format(time.RFC3339Nano),
-			l.OrderID, l.CourseID, l.RefundID, l.PayoutID, l.EntryID, l.Amount)
-	}
-}
-
-func dumpSnapshot(s *marketplace.Snapshot) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "at %s\n", s.At.Format(time.RFC3339Nano))
-	for _, p := range s.Pairs {
-		fmt.Fprintf(&b, "%s %s held %s available %s paid %s last %s %s opening %s\n", p.Provider, p.Currency.Code,
-			p.Held, p.Available, p.Paid, p.LastPayoutID, p.LastPayoutAt.Format(time.RFC3339Nano), p.Opening)
-		dumpLines(&b, p.Lines)
-	}
-	for _, o := range s.Orders {
-		fmt.Fprintf(&b, "order %s %s %s %s/%s refunded %s share %s\n", o.Sale.OrderID, o.Sale.Provider, o.Sale.EventID,
-			o.Sale.Gross, o.Sale.Tax, o.Refunded, o.Current.Share)
-		for _, r := range o.Refunds {
-			fmt.Fprintf(&b, "  refund %s %s %s %s\n", r.RefundID, r.EventID, r.At.Format(time.RFC3339Nano), r.Amount)
-		}
-	}
-	for _, k := range s.KYC {
-		fmt.Fprintf(&b, "kyc %s %s %v %s\n", k.Provider, k.At.Format(time.RFC3339Nano), k.Verified, k.StripeAccount)
-	}
-	for _, p := range s.Payouts {
-		fmt.Fprintf(&b, "payout %s %s %s %s %s failed %s\n", p.ID, p.Provider, p.Amount, p.At.Format(time.RFC3339Nano), p.Status, p.FailedAt.Format(time.RFC3339Nano))
-	}
-	return b.String()
-}
-
-// sumByID sums ledger rows per entry id (a correction counts for the id
-// it revises) and lists the non-zero sums, sorted.
-func sumByID(rows []marketplace.Entry) string {
-	sums := map[string]decimal.Decimal{}
-	for _, e := range rows {
-		id := e.ID
-		if e.Revises != "" {
-			id = e.Revises
-		}
-		sums[id] = sums[id].Add(e.Amount)
-	}
-	var out []string
-	for id, s := range sums {
-		if !s.IsZero() {
-			out = append(out, id+" "+s.String())
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "\n")
-}
-
-func entriesUpTo(es []marketplace.Entry, T time.Time) []marketplace.Entry {
-	var out []marketplace.Entry
-	for _, e := range es {
-		if !e.At.After(T) {
-			out = append(out, e)
-		}
-	}
-	return out
 }

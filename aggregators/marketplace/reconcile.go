@@ -29,7 +29,8 @@ import (
 // derived is usually the entries of [Derive] with At ≤ the current time (a
 // future hold release may still change and is not stored yet). The
 // result is in the order of derived, then vanished entries in stored order.
-// With nothing stored it is derived itself, not a copy.
+// It is written over derived's backing array (a run's hundreds of
+// thousands of entries are not copied): derived must not be used after.
 func Reconcile(stored, derived []Entry) []Entry {
 	if len(stored) == 0 {
 		return derived
@@ -55,7 +56,7 @@ func Reconcile(stored, derived []Entry) []Entry {
 		a.sum = a.sum.Add(e.Amount)
 		a.rows++
 	}
-	out := make([]Entry, 0, max(0, len(derived)-len(have)))
+	out := derived[:0] // entry i is read before out's i-th is written
 	correct := func(id string, a *acc, model Entry, diff decimal.Decimal) {
 		c := model
 		c.Revises = id

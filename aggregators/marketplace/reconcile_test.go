@@ -1,6 +1,7 @@
 package marketplace_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestReconcileLateRefund(t *testing.T) {
 	// the refund of 29.50, dated during the hold, arrives late
 	in.Refunds = []marketplace.Refund{refund("p", "o1", "r1", "2026-11-05", usd, "29.50")}
 	derived := upTo(derive(t, in), now)
-	out := marketplace.Reconcile(stored, derived)
+	out := marketplace.Reconcile(stored, slices.Clone(derived))
 	var got []string
 	for _, e := range out {
 		s := string(e.Kind) + " " + money.FormatDecimal(e.Amount)
@@ -83,7 +84,7 @@ func TestReconcileProperty(t *testing.T) {
 			t.Fatal(err)
 		}
 		derived := upTo(l2, now2)
-		rows := append(stored, marketplace.Reconcile(stored, derived)...)
+		rows := append(stored, marketplace.Reconcile(stored, slices.Clone(derived))...)
 
 		sums := map[string]decimal.Decimal{}
 		ids := map[string]bool{}

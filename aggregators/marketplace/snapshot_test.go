@@ -133,3 +133,59 @@ func TestAdvanceRefusesAnEarlierSnapshot(t *testing.T) {
 		t.Fatalf("order after the snapshot's time: %v", err)
 	}
 }
+
+// A payout recorded after the snapshot but dated before it (a run back in
+// time, continuing an older snapshot) is one the snapshot did not count;
+// so is the snapshot's latest payout gone from the record. Either way the
+// provider is derived again, figures by hand:
+//
+//	p1: o1 on Nov 1, gross 118.00, tax 18.00 → share 85.00, released
+//	    Nov 15. Snapshot at Nov 20, no payout: available 85.00.
+//	    Recorded since: a payout of 85.00 at Nov 18 → available 0.00,
+//	    paid 85.00 from Nov 18 on.
+func TestAdvanceSeesPayoutsRecordedBehindTheSnapshot(t *testing.T) {
+	first := marketplace.Input{
+		Sales: []marketplace.Sale{sale("p1", "o1", "2026-11-01T10:00:00Z", usd, "118.00", "18.00")},
+		KYC:   []marketplace.KYCChange{verified("p1", "2026-11-01", "acct_1")},
+	}
+	snap, err := derive(t, first).Snapshot(ts("2026-11-20"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "available in the snapshot", snap.Pairs[0].Available, "85.00")
+	back := marketplace.Payout{ID: marketplace.PayoutID("p1", usd, ts("2026-11-18")), Provider: "p1", Currency: usd,
+		At: ts("2026-11-18"), Amount: d("85.00"), StripeAccount: "acct_1", Status: marketplace.PayoutPaid}
+	history := func([]string) (marketplace.Input, error) {
+		in := first
+		in.Payouts = []marketplace.Payout{back}
+		return in, nil
+	}
+	none := func([]string) (marketplace.Input, error) { return marketplace.Input{}, nil }
+	l, err := marketplace.Advance(terms, snap, marketplace.Input{Payouts: []marketplace.Payout{back}}, marketplace.Source{History: history, Orders: none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Rederived(); !slices.Equal(got, []string{"p1"}) {
+		t.Fatalf("re-derived %v, want p1 (a payout the snapshot did not count)", got)
+	}
+	b := l.Balance("p1", usd, ts("2026-11-20"))
+	eq(t, "available", b.Available, "0.00")
+	eq(t, "paid", b.Paid, "85.00")
+
+	// the snapshot taken after that payout, continued without it
+	snap2, err := l.Snapshot(ts("2026-11-20"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap2.Pairs[0].LastPayoutID != back.ID {
+		t.Fatalf("latest payout in the second snapshot %q", snap2.Pairs[0].LastPayoutID)
+	}
+	l2, err := marketplace.Advance(terms, snap2, marketplace.Input{}, marketplace.Source{History: func([]string) (marketplace.Input, error) { return first, nil }, Orders: none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l2.Rederived(); !slices.Equal(got, []string{"p1"}) {
+		t.Fatalf("re-derived %v, want p1 (the snapshot's latest payout is not recorded)", got)
+	}
+	eq(t, "available without the payout", l2.Balance("p1", usd, ts("2026-11-20")).Available, "85.00")
+}

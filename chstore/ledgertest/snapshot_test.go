@@ -119,10 +119,10 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 		t.Fatalf("the snapshot under test lacks parts: %s", dump(first))
 	}
 	// saved at an instant with nanoseconds, as a run's clock gives
-	if err := st.SaveLedgerSnapshot(ctx, first, ts("2026-12-01T00:05:00.123456789Z")); err != nil {
+	if err := st.Ledger().SaveLedgerSnapshot(ctx, first, ts("2026-12-01T00:05:00.123456789Z")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.LedgerSnapshot(ctx, dec1)
+	got, err := st.Ledger().LedgerSnapshot(ctx, dec1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,22 +147,39 @@ func TestSnapshotReadsBackAsSaved(t *testing.T) {
 		t.Fatalf("run from the read snapshot %s, from the saved one %s", from(got), from(first))
 	}
 
+	// one provider's part, without statement lines and KYC
+	p1, _, err := st.Ledger().ProviderState(ctx, "p1", dec1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := first.Of("p1")
+	want.KYC = nil
+	for i := range want.Pairs {
+		want.Pairs[i].Lines = nil
+	}
+	if dump(p1) != dump(want) || len(want.Pairs) == 0 || len(want.Orders) == 0 || len(want.Payouts) == 0 {
+		t.Fatalf("p1's part:\n%s\nwant:\n%s", dump(p1), dump(want))
+	}
+	if none, _, err := st.Ledger().ProviderState(ctx, "p1", ts("2026-11-30")); none != nil || err != nil {
+		t.Fatalf("p1's part before any snapshot: %v, %v", none, err)
+	}
+
 	// the latest at or before an instant; a later one stored again wins
 	second := snapshotOf(t, dec5)
 	second.Position = 50
-	if err := st.SaveLedgerSnapshot(ctx, second, ts("2026-12-05T00:05:00Z")); err != nil {
+	if err := st.Ledger().SaveLedgerSnapshot(ctx, second, ts("2026-12-05T00:05:00Z")); err != nil {
 		t.Fatal(err)
 	}
 	again := snapshotOf(t, dec5)
 	again.Position, again.Pairs[0].Lines = 51, nil
-	if err := st.SaveLedgerSnapshot(ctx, again, ts("2026-12-05T00:09:00Z")); err != nil {
+	if err := st.Ledger().SaveLedgerSnapshot(ctx, again, ts("2026-12-05T00:09:00Z")); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		asOf time.Time
 		want *marketplace.Snapshot
 	}{{ts("2026-11-30"), nil}, {dec1, first}, {ts("2026-12-04"), first}, {dec5, again}, {ts("2027-01-01"), again}} {
-		got, err := st.LedgerSnapshot(ctx, c.asOf)
+		got, err := st.Ledger().LedgerSnapshot(ctx, c.asOf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +211,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	if err := st.Events().InsertEvents(ctx, stored, "ledgertest"); err != nil {
 		t.Fatal(err)
 	}
-	seqs := func(es []payoutsEvent) []uint64 {
+	seqs := func(es []schemas.StoredEvent) []uint64 {
 		var out []uint64
 		for _, e := range es {
 			out = append(out, e.Seq)
@@ -223,6 +240,33 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	if got := seqs(p1); !slices.Equal(got, []uint64{1, 3}) {
 		t.Errorf("p1's events: %v, want [1 3]", got)
 	}
+	// what p1's balance needs after a snapshot at position 2 as of Dec 1:
+	// its later events c (late) and g (a refund of its order o-a), e
+	// (p2's later sale of o-a, named by g), h (p2's later sale of o-z,
+	// p1's sale in the ledger), not f (p2's order), nor a (p1's sale in
+	// the snapshot)
+	if err := st.Ledger().AppendLedger(ctx, []marketplace.Entry{{ID: "le_z", Kind: marketplace.EntrySale, Provider: "p1", Currency: usd,
+		Amount: d("10.00"), At: ts("2026-10-01"), OrderID: "o-z"}}); err != nil {
+		t.Fatal(err)
+	}
+	add(8, &schemas.Event{ID: "h", Source: "checkout", Type: schemas.TypeSaleCompleted, Subject: "p2", Time: ts("2026-12-14"),
+		Data: &schemas.SaleCompleted{OrderID: "o-z", BuyerID: "b", CourseID: "c", Currency: usd, Gross: d("10.00"), Tax: d("0")}})
+	add(5, &schemas.Event{ID: "e", Source: "checkout", Type: schemas.TypeSaleCompleted, Subject: "p2", Time: ts("2026-12-11"),
+		Data: &schemas.SaleCompleted{OrderID: "o-a", BuyerID: "b", CourseID: "c", Currency: usd, Gross: d("10.00"), Tax: d("0")}})
+	add(6, sale("f", "p2", "2026-12-12"))
+	add(7, &schemas.Event{ID: "g", Source: "checkout", Type: schemas.TypeRefundIssued, Subject: "p1", Time: ts("2026-12-13"),
+		Data: &schemas.RefundIssued{OrderID: "o-a", RefundID: "r1", Currency: usd, Amount: d("1.00")}})
+	if err := st.Events().InsertEvents(ctx, stored[4:], "ledgertest-2"); err != nil {
+		t.Fatal(err)
+	}
+	forP1, err := st.ProviderEventsAfter(ctx, "p1", 2, ts("2026-12-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqs(forP1); !slices.Equal(got, []uint64{3, 5, 7, 8}) {
+		t.Errorf("p1's events after the snapshot: %v, want [3 5 7 8]", got)
+	}
+
 	// the events of orders a snapshot at position 2, as of Dec 1, counted
 	orders, err := st.OrderEvents(ctx, []string{"o-a", "o-b", "o-c"}, 2, ts("2026-12-01"))
 	if err != nil {
@@ -233,9 +277,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	}
 }
 
-type payoutsEvent = schemas.StoredEvent
-
-func TestPayoutsOfRunAndRecordedPayouts(t *testing.T) {
+func TestPayoutsOfRunAndByProvider(t *testing.T) {
 	st, ctx := migrated(t), context.Background()
 	dec1 := ts("2026-12-01")
 	ps := []payouts.Payout{
@@ -245,21 +287,71 @@ func TestPayoutsOfRunAndRecordedPayouts(t *testing.T) {
 			Statement: []payouts.StatementLine{{Kind: "sale", Ref: "o2", At: ts("2026-11-01"), Amount: d("60.00")}}},
 		{ID: "po_3", Provider: "p2", Currency: "EUR", Amount: d("70.00"), AsOf: dec1, Account: "acct_2", Status: payouts.StatusPending},
 	}
-	if err := st.SavePayouts(ctx, ps); err != nil {
+	if err := st.Ledger().SavePayouts(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
-	run, err := st.PayoutsOfRun(ctx, dec1)
+	run, err := st.Ledger().PayoutsOfRun(ctx, dec1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(run) != 2 || run[0].ID != "po_2" || run[1].ID != "po_3" || len(run[0].Statement) != 1 {
 		t.Fatalf("payouts of the Dec 1 run: %+v", run)
 	}
-	all, err := st.RecordedPayouts(ctx, "")
+	// by provider, from provider_payouts (migration 0010), latest version
+	ps[0].Status, ps[0].StatusReason, ps[0].FailedAt = payouts.StatusFailed, "refused", ts("2026-11-02")
+	if err := st.Ledger().UpdatePayoutStatuses(ctx, ps[:1]); err != nil {
+		t.Fatal(err)
+	}
+	p1, err := st.Ledger().ProviderPayouts(ctx, "p1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 3 || all[0].ID != "po_1" || all[0].Statement != nil {
-		t.Fatalf("recorded payouts: %+v", all)
+	if len(p1) != 2 || p1[0].ID != "po_1" || p1[0].Status != payouts.StatusFailed || !p1[0].FailedAt.Equal(ts("2026-11-02")) || p1[0].Statement != nil || p1[1].ID != "po_2" {
+		t.Fatalf("p1's payouts: %+v", p1)
+	}
+	of, err := st.Ledger().PayoutsOf(ctx, []string{"p2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(of) != 1 || of[0].ID != "po_3" {
+		t.Fatalf("p2's payouts: %+v", of)
+	}
+}
+
+// The payouts a run continued from a snapshot as of Dec 1 asks for: p1's
+// latest payout there is po_2 (Dec 1), so po_1 (Nov 1, paid) is not read;
+// p2 has no payout in the snapshot, so every one of its is; p3 is not in
+// the snapshot; a failed one is always read; one after Dec 1 too.
+func TestPayoutsToCheck(t *testing.T) {
+	st, ctx := migrated(t), context.Background()
+	dec1 := ts("2026-12-01")
+	pay := func(id, provider, asOf, status string) payouts.Payout {
+		return payouts.Payout{ID: id, Provider: provider, Currency: "USD", Amount: d("50.00"), AsOf: ts(asOf), Account: "acct", Status: status}
+	}
+	if err := st.Ledger().SavePayouts(ctx, []payouts.Payout{
+		pay("po_1", "p1", "2026-11-01", payouts.StatusPaid), pay("po_2", "p1", "2026-12-01", payouts.StatusPaid),
+		pay("po_0", "p1", "2026-10-01", payouts.StatusFailed), pay("po_4", "p2", "2026-11-15", payouts.StatusPaid),
+		pay("po_5", "p3", "2026-11-15", payouts.StatusPaid), pay("po_6", "p1", "2026-12-15", payouts.StatusPending),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	snap := &marketplace.Snapshot{At: dec1, Pairs: []marketplace.PairState{
+		{Provider: "p1", Currency: usd, LastPayoutID: "po_2", LastPayoutAt: dec1},
+		{Provider: "p2", Currency: usd},
+	}}
+	got, err := st.Ledger().PayoutsToCheck(ctx, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range got {
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"po_0", "po_2", "po_4", "po_5", "po_6"}) {
+		t.Fatalf("payouts to check %v", ids)
+	}
+	if all, err := st.Ledger().PayoutsToCheck(ctx, nil); err != nil || len(all) != 6 {
+		t.Fatalf("payouts to check without a snapshot: %d, %v; want all 6", len(all), err)
 	}
 }
