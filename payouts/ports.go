@@ -15,7 +15,6 @@ import (
 // and the daemon (dead letters, stored position). The ones below are
 // shared by several steps.
 
-
 // Transfer is what a [TransferSender] is asked to send: one payout to a
 // provider's connected account.
 type Transfer struct {
