@@ -12,10 +12,10 @@ import (
 // payouts with their statements and runs, and the ledger snapshots
 // (migrations 0003, 0007 and 0010). It shares the connection pool of the
 // Store it comes from; the payouts service reads the marketplace events
-// from the Store itself.
+// from Events.
 type Ledger struct {
-	conn  driver.Conn
-	store *Store
+	conn   driver.Conn
+	events *Events // the marketplace events a balance reads after a snapshot
 	// latest is the header of the latest snapshot known, for the balance
 	// reads (see ProviderState).
 	latest struct {
@@ -59,8 +59,8 @@ func (s *Ledger) learnHeader(h snapshotHead) {
 }
 
 // Ledger returns the payouts' side of the store, on the same connections.
-func (s *Store) Ledger() *Ledger { return &Ledger{conn: s.conn, store: s} }
+func (s *Store) Ledger() *Ledger { return &Ledger{conn: s.conn, events: s.Events()} }
 
 func (s *Ledger) latestVersions(ctx context.Context, table, idColumn string, ids []string) (map[string]uint64, error) {
-	return s.store.latestVersions(ctx, table, idColumn, ids)
+	return latestVersions(ctx, s.conn, table, idColumn, ids)
 }

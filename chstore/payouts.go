@@ -199,7 +199,7 @@ func (s *Ledger) RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int)
 
 // MarketplaceEvents returns every sale, refund and KYC event with time at
 // or before end, in (time, sequence) order.
-func (s *Store) MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error) {
+func (s *Events) MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT `+eventColumns+`
 FROM events FINAL
@@ -215,7 +215,7 @@ ORDER BY time, stream_seq`, end)
 // payouts.EventSource). The first query reads one subject of the events
 // table's key; the second reads the order_id column and the typed rows of
 // the few matching sales only.
-func (s *Store) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
+func (s *Events) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
 	own, orders, err := s.marketplaceEvents(ctx, true, `
 SELECT `+eventColumns+`
 FROM events FINAL
@@ -245,7 +245,7 @@ ORDER BY time, stream_seq`, provider, end)
 // marketplaceEvents runs a query selecting eventColumns and scans the
 // events; when withOrders is set it also returns the distinct non-empty
 // order ids of their sales and refunds.
-func (s *Store) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]schemas.StoredEvent, []string, error) {
+func (s *Events) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]schemas.StoredEvent, []string, error) {
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("querying marketplace events: %w", err)

@@ -161,7 +161,7 @@ func (s *Ledger) LedgerSnapshot(ctx context.Context, asOf time.Time) (*marketpla
 // or before asOf (marketplace.Snapshot.Of) as far as a balance needs it
 // (its balances, held orders and failed payouts, without statement lines
 // and KYC) and the events its balance needs after it
-// (Store.ProviderEventsAfter). The snapshot's header comes from memory
+// (Events.ProviderEventsAfter). The snapshot's header comes from memory
 // when one at or before asOf was read or stored in the last headerTTL;
 // then the four reads go at once, each by key. Nil and no events if
 // there is no snapshot.
@@ -183,7 +183,7 @@ func (s *Ledger) ProviderState(ctx context.Context, provider string, asOf time.T
 	g.Go(func() error { return s.readSnapshotOrders(gctx, parts[1], savedAt, provider) })
 	g.Go(func() error { return s.readSnapshotPayouts(gctx, parts[2], savedAt, provider) })
 	g.Go(func() (err error) {
-		events, err = s.store.ProviderEventsAfter(gctx, provider, snap.Position, snap.At)
+		events, err = s.events.ProviderEventsAfter(gctx, provider, snap.Position, snap.At)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -370,7 +370,7 @@ FROM ledger_snapshot_payouts FINAL WHERE `+where+` ORDER BY at, payout_id`, args
 // one with zero arguments). It reads without FINAL, which would merge the
 // whole table's keys: copies of a row (a redelivered insert, not merged
 // yet) may come twice, and the caller counts an identity once.
-func (s *Store) EventsAfter(ctx context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
+func (s *Events) EventsAfter(ctx context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT `+eventColumns+`
 FROM events
@@ -390,7 +390,7 @@ ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
 // provider's rows by the key; the others' by the columns of the filter,
 // typed rows read for the few matching rows only. Like EventsAfter,
 // without FINAL.
-func (s *Store) ProviderEventsAfter(ctx context.Context, provider string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
+func (s *Events) ProviderEventsAfter(ctx context.Context, provider string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	after := orNoTime(at).UnixNano()
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT `+eventColumns+`
@@ -415,7 +415,7 @@ WHERE type = 'marketplace.sale.completed' AND subject != ? AND (stream_seq > ? O
 // is one of providers, whatever its time. Like EventsAfter, without
 // FINAL (which took three times as long on a year of events): a copy of
 // a row may come twice, and the caller counts an identity once.
-func (s *Store) ProvidersEvents(ctx context.Context, providers []string) ([]schemas.StoredEvent, error) {
+func (s *Events) ProvidersEvents(ctx context.Context, providers []string) ([]schemas.StoredEvent, error) {
 	pctx, err := withKeys(ctx, "history_providers", "String", providers)
 	if err != nil {
 		return nil, err
@@ -432,7 +432,7 @@ ORDER BY time, stream_seq`)
 // OrderEvents returns the sales and refunds naming one of orderIDs that a
 // snapshot at position, as of at, counted: stored at or before position
 // and dated at or before at. Like EventsAfter, without FINAL.
-func (s *Store) OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
+func (s *Events) OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	octx, err := withKeys(ctx, "named_orders", "String", orderIDs)
 	if err != nil {
 		return nil, err

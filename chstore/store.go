@@ -59,8 +59,9 @@ type Store struct {
 }
 
 // Events stores and reads events: it implements consumers.EventStore and
-// consumers.DeadLetterStore, billing.ActivitySource and the API's usage
-// reads.
+// consumers.DeadLetterStore, billing.ActivitySource, the API's usage
+// reads, and payouts' EventSource and LaterEvents (the marketplace events,
+// payouts.go and snapshots.go).
 type Events struct{ conn driver.Conn }
 
 // Invoices keeps billing's records: it implements billing.InvoiceStore,
@@ -78,12 +79,6 @@ func (s *Store) Invoices() *Invoices { return &Invoices{conn: s.conn} }
 
 // Finance returns the finance store on s's pool.
 func (s *Store) Finance() *Finance { return &Finance{conn: s.conn} }
-
-// latestVersions is the package's latestVersions on s's pool, for the
-// payouts.
-func (s *Store) latestVersions(ctx context.Context, table, idColumn string, ids []string) (map[string]uint64, error) {
-	return latestVersions(ctx, s.conn, table, idColumn, ids)
-}
 
 // Open connects to ClickHouse and checks the connection.
 func Open(ctx context.Context, cfg Config) (*Store, error) {

@@ -219,21 +219,21 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	after, err := st.EventsAfter(ctx, 2, ts("2026-12-01"))
+	after, err := st.Events().EventsAfter(ctx, 2, ts("2026-12-01"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := seqs(after); !slices.Equal(got, []uint64{2, 3, 4}) {
 		t.Errorf("events after position 2 as of Dec 1: %v, want [2 3 4]", got)
 	}
-	all, err := st.EventsAfter(ctx, 0, time.Time{})
+	all, err := st.Events().EventsAfter(ctx, 0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := seqs(all); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
 		t.Errorf("events after nothing: %v", got)
 	}
-	p1, err := st.ProvidersEvents(ctx, []string{"p1"})
+	p1, err := st.Events().ProvidersEvents(ctx, []string{"p1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	if err := st.Events().InsertEvents(ctx, stored[4:], "ledgertest-2"); err != nil {
 		t.Fatal(err)
 	}
-	forP1, err := st.ProviderEventsAfter(ctx, "p1", 2, ts("2026-12-01"))
+	forP1, err := st.Events().ProviderEventsAfter(ctx, "p1", 2, ts("2026-12-01"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestEventsAfterAndProvidersEvents(t *testing.T) {
 	}
 
 	// the events of orders a snapshot at position 2, as of Dec 1, counted
-	orders, err := st.OrderEvents(ctx, []string{"o-a", "o-b", "o-c"}, 2, ts("2026-12-01"))
+	orders, err := st.Events().OrderEvents(ctx, []string{"o-a", "o-b", "o-c"}, 2, ts("2026-12-01"))
 	if err != nil {
 		t.Fatal(err)
 	}
