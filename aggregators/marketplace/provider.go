@@ -29,21 +29,11 @@ import (
 // one of its orders is rejected (provider mismatch), and effects dated
 // after asOf count only after it.
 func ProviderBalances(m pricebook.Marketplace, snap *Snapshot, provider string, delta Input, src Source, asOf time.Time) ([]Balance, error) {
-	in := Input{Sales: delta.Sales}
-	for _, r := range delta.Refunds {
-		if r.Provider == provider {
-			in.Refunds = append(in.Refunds, r)
-		}
-	}
-	for _, k := range delta.KYC {
-		if k.Provider == provider {
-			in.KYC = append(in.KYC, k)
-		}
-	}
-	for _, p := range delta.Payouts {
-		if p.Provider == provider {
-			in.Payouts = append(in.Payouts, p)
-		}
+	in := Input{
+		Sales:   delta.Sales,
+		Refunds: ofProvider(delta.Refunds, provider, func(r Refund) string { return r.Provider }),
+		KYC:     ofProvider(delta.KYC, provider, func(k KYCChange) string { return k.Provider }),
+		Payouts: ofProvider(delta.Payouts, provider, func(p Payout) string { return p.Provider }),
 	}
 	var l *Ledger
 	var err error
@@ -73,25 +63,22 @@ func ProviderBalances(m pricebook.Marketplace, snap *Snapshot, provider string, 
 // snapshot for provider; the others' older orders that provider's events
 // name are read from their events ([Source.Orders]).
 func (s *Snapshot) Of(provider string) *Snapshot {
-	out := &Snapshot{At: s.At, Position: s.Position}
-	for _, p := range s.Pairs {
-		if p.Provider == provider {
-			out.Pairs = append(out.Pairs, p)
-		}
+	return &Snapshot{
+		At: s.At, Position: s.Position,
+		Pairs:   ofProvider(s.Pairs, provider, func(p PairState) string { return p.Provider }),
+		Orders:  ofProvider(s.Orders, provider, func(o OrderState) string { return o.Sale.Provider }),
+		KYC:     ofProvider(s.KYC, provider, func(k KYCChange) string { return k.Provider }),
+		Payouts: ofProvider(s.Payouts, provider, func(p Payout) string { return p.Provider }),
 	}
-	for _, o := range s.Orders {
-		if o.Sale.Provider == provider {
-			out.Orders = append(out.Orders, o)
-		}
-	}
-	for _, k := range s.KYC {
-		if k.Provider == provider {
-			out.KYC = append(out.KYC, k)
-		}
-	}
-	for _, p := range s.Payouts {
-		if p.Provider == provider {
-			out.Payouts = append(out.Payouts, p)
+}
+
+// ofProvider returns, in order, the elements of xs whose provider (as
+// providerOf says) is provider; nil if none.
+func ofProvider[T any](xs []T, provider string, providerOf func(T) string) []T {
+	var out []T
+	for _, x := range xs {
+		if providerOf(x) == provider {
+			out = append(out, x)
 		}
 	}
 	return out
