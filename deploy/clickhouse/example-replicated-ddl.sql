@@ -1101,3 +1101,32 @@ ALTER TABLE events ON CLUSTER 'tally'
         DEFAULT JSONExtractString(payload, 'data', 'stripe_account')
         COMMENT 'provider.kyc.verified: connected account, acct_...';
 
+-- Migration 0010_provider_payouts.
+CREATE TABLE IF NOT EXISTS provider_payouts_local ON CLUSTER 'tally'
+(
+    payout_id          String,
+    provider           String,
+    currency           LowCardinality(String),
+    amount             Decimal(38, 9),
+    as_of              DateTime64(9, 'UTC'),
+    account            String,
+    status             LowCardinality(String),
+    status_reason      String,
+    stripe_transfer_id String,
+    failed_at          DateTime64(9, 'UTC'),
+    version            UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/provider_payouts_local', '{replica}', version)
+ORDER BY (provider, payout_id);
+
+CREATE TABLE IF NOT EXISTS provider_payouts ON CLUSTER 'tally' AS provider_payouts_local
+ENGINE = Distributed('tally', currentDatabase(), 'provider_payouts_local', cityHash64(provider));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS provider_payouts_mv ON CLUSTER 'tally' TO provider_payouts_local AS
+SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version
+FROM payouts_local;
+
+INSERT INTO provider_payouts
+SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version
+FROM payouts;
+
