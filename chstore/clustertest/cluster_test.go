@@ -125,7 +125,7 @@ func startCluster(t *testing.T) ([shards]*chstore.Store, [shards]string) {
 	if _, err := chlocal.FindLibrary(""); err != nil {
 		t.Fatalf("libchdb.so not found: run make chdb (make test does): %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	var (
@@ -142,6 +142,12 @@ func startCluster(t *testing.T) ([shards]*chstore.Store, [shards]string) {
 				DataDir:         filepath.Join(dir, "data-"+shard),
 				Executable:      os.Args[0],
 				MaxServerMemory: 2 << 30,
+				// Two servers start at once while `go test ./...` runs
+				// other packages' ClickHouse servers on the same two
+				// cores: a fresh CI machine once needed more than the
+				// default 60 s for /ping. A readiness wait, not a
+				// performance check.
+				StartTimeout: 3 * time.Minute,
 				Env: []string{
 					launcherEnv + "=1", dirEnv + "=" + dir, shardEnv + "=" + shard,
 					"GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"),
