@@ -29,11 +29,12 @@ JQ           ?= jq
 LINT         := go tool -modfile=tools/golangci-lint.mod golangci-lint
 # The fast suite (make test-unit) is every package but these, whose tests
 # start ClickHouse, `tally run` processes or Chromium: chaos/, e2e/ and
-# walkthrough/ (real daemons), chlocal/ (the managed ClickHouse),
-# chstore/clustertest/ (a ClickHouse cluster), deploy/ (ClickHouse with the
-# deploy DDL, Grafana's queries). An in-process NATS, httptest servers and
-# stripe-mock (stripesync/) are fine.
-SLOW_PKGS    := chaos|chlocal|chstore/clustertest|deploy|e2e|walkthrough
+# walkthrough/ (real daemons), chlocal/ (the managed ClickHouse), chstore/
+# with every package below it (a local ClickHouse; a cluster in
+# chstore/clustertest/), deploy/ (ClickHouse with the deploy DDL, Grafana's
+# queries). An in-process NATS, httptest servers and stripe-mock
+# (stripesync/) are fine.
+SLOW_PKGS    := chaos|chlocal|chstore|deploy|e2e|walkthrough
 UNIT_TEST_FLAGS ?= -race -count=1 -timeout 10m
 
 .PHONY: all build chdb chartjs test-deps run-deps run test test-unit lint fuzz bench chaos vet fmt clean
