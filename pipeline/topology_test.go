@@ -8,10 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/tally-billing/tally/consumers"
-	"github.com/tally-billing/tally/natsembed"
 )
 
 // legacyStreams are the events and ingest streams of the versions before
@@ -30,20 +28,7 @@ var legacyStreams = []jetstream.StreamConfig{
 // message ids.
 func TestApplyTopologyUpgradesTheTwoHopStore(t *testing.T) {
 	ctx := context.Background()
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := bareJetStream(t)
 	for _, sc := range legacyStreams {
 		if _, err := js.CreateStream(ctx, sc); err != nil {
 			t.Fatal(err)

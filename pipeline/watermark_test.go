@@ -18,6 +18,19 @@ import (
 // returns a client of it.
 func jetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
+	js := bareJetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ApplyTopology(ctx, js, TopologyConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// bareJetStream starts an embedded JetStream server with no streams and
+// returns a client of it.
+func bareJetStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
 	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -30,11 +43,6 @@ func jetStream(t *testing.T) jetstream.JetStream {
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := ApplyTopology(ctx, js, TopologyConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	return js
