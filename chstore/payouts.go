@@ -10,7 +10,6 @@ import (
 	"github.com/tally-billing/tally/aggregators/marketplace"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/payouts"
-	"github.com/tally-billing/tally/schemas"
 )
 
 // SavePayouts stores new payouts and their statements: every statement
@@ -195,81 +194,6 @@ func (s *Ledger) RecordPayoutRun(ctx context.Context, asOf, at time.Time, n int)
 		return fmt.Errorf("recording payout run: %w", err)
 	}
 	return nil
-}
-
-// MarketplaceEvents returns every sale, refund and KYC event with time at
-// or before end, in (time, sequence) order.
-func (s *Events) MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error) {
-	out, _, err := s.marketplaceEvents(ctx, false, `
-SELECT `+eventColumns+`
-FROM events FINAL
-WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
-  AND time <= ?
-ORDER BY time, stream_seq`, end)
-	return out, err
-}
-
-// ProviderEvents returns, with time at or before end, every sale, refund
-// and KYC event of provider, then every sale of another provider with the
-// order id of one of provider's sales or refunds (see
-// payouts.EventSource). The first query reads one subject of the events
-// table's key; the second reads the order_id column and the typed rows of
-// the few matching sales only.
-func (s *Events) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
-	own, orders, err := s.marketplaceEvents(ctx, true, `
-SELECT `+eventColumns+`
-FROM events FINAL
-WHERE subject = ?
-  AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
-  AND time <= ?
-ORDER BY time, stream_seq`, provider, end)
-	if err != nil || len(orders) == 0 {
-		return own, err
-	}
-	octx, err := withKeys(ctx, "provider_orders", "String", orders)
-	if err != nil {
-		return nil, err
-	}
-	// Without FINAL, which would merge the keys of the whole table for a
-	// few rows: a copy of a row may come twice; the service counts an
-	// identity once.
-	others, _, err := s.marketplaceEvents(octx, false, `
-SELECT `+eventColumns+`
-FROM events
-WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
-  AND order_id IN (SELECT key FROM provider_orders)
-ORDER BY time, stream_seq`, provider, end)
-	return append(own, others...), err
-}
-
-// marketplaceEvents runs a query selecting eventColumns and scans the
-// events; when withOrders is set it also returns the distinct non-empty
-// order ids of their sales and refunds.
-func (s *Events) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]schemas.StoredEvent, []string, error) {
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("querying marketplace events: %w", err)
-	}
-	out, err := scanEvents(rows)
-	if err != nil || !withOrders {
-		return out, nil, err
-	}
-	var orders []string
-	seen := map[string]bool{}
-	for _, se := range out {
-		var order string
-		switch d := se.Event.Data.(type) {
-		case *schemas.SaleCompleted:
-			order = d.OrderID
-		case *schemas.RefundIssued:
-			order = d.OrderID
-		}
-		if order != "" && !seen[order] {
-			seen[order] = true
-			orders = append(orders, order)
-		}
-	}
-	return out, orders, nil
 }
 
 // LedgerEntries returns every stored ledger entry, in insertion order per

@@ -45,13 +45,13 @@ func (c Config) Validate() error {
 //
 //   - [Events]: the event and dead-letter sinks' inserts, the identity
 //     lookup, the usage queries, billing's activity, stored events read
-//     back for dead-lettering;
+//     back for dead-lettering, the marketplace events payouts read
+//     (marketplace_events.go);
 //   - [Invoices]: billing's invoices, closed periods, Stripe customer ids
 //     and price books;
-//   - [Finance]: the finance report and trend.
-//
-// The marketplace side (payouts, runs, the ledger and its snapshots,
-// payouts.go and snapshots.go) is still on Store itself.
+//   - [Finance]: the finance report and trend;
+//   - [Ledger]: the marketplace ledger, payouts and runs, the ledger
+//     snapshots (ledger.go, payouts.go, snapshots.go).
 type Store struct {
 	conn    driver.Conn
 	log     zerolog.Logger
@@ -60,8 +60,7 @@ type Store struct {
 
 // Events stores and reads events: it implements consumers.EventStore and
 // consumers.DeadLetterStore, billing.ActivitySource, the API's usage
-// reads, and payouts' EventSource and LaterEvents (the marketplace events,
-// payouts.go and snapshots.go).
+// reads, and payouts' EventSource and LaterEvents (marketplace_events.go).
 type Events struct{ conn driver.Conn }
 
 // Invoices keeps billing's records: it implements billing.InvoiceStore,

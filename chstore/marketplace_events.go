@@ -1,0 +1,172 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tally-billing/tally/schemas"
+)
+
+// The marketplace events payouts read (payouts.EventSource for the full
+// derivation, payouts.LaterEvents for a run continued from a snapshot,
+// and a balance's later events): every marketplace.sale.completed,
+// marketplace.refund.issued, provider.kyc.verified and provider.kyc.revoked
+// event, scanned from the typed columns (eventrows.go).
+
+// MarketplaceEvents returns every sale, refund and KYC event with time at
+// or before end, in (time, sequence) order.
+func (s *Events) MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error) {
+	out, _, err := s.marketplaceEvents(ctx, false, `
+SELECT `+eventColumns+`
+FROM events FINAL
+WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND time <= ?
+ORDER BY time, stream_seq`, end)
+	return out, err
+}
+
+// ProviderEvents returns, with time at or before end, every sale, refund
+// and KYC event of provider, then every sale of another provider with the
+// order id of one of provider's sales or refunds (see
+// payouts.EventSource). The first query reads one subject of the events
+// table's key; the second reads the order_id column and the typed rows of
+// the few matching sales only.
+func (s *Events) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
+	own, orders, err := s.marketplaceEvents(ctx, true, `
+SELECT `+eventColumns+`
+FROM events FINAL
+WHERE subject = ?
+  AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND time <= ?
+ORDER BY time, stream_seq`, provider, end)
+	if err != nil || len(orders) == 0 {
+		return own, err
+	}
+	octx, err := withKeys(ctx, "provider_orders", "String", orders)
+	if err != nil {
+		return nil, err
+	}
+	// Without FINAL, which would merge the keys of the whole table for a
+	// few rows: a copy of a row may come twice; the service counts an
+	// identity once.
+	others, _, err := s.marketplaceEvents(octx, false, `
+SELECT `+eventColumns+`
+FROM events
+WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
+  AND order_id IN (SELECT key FROM provider_orders)
+ORDER BY time, stream_seq`, provider, end)
+	return append(own, others...), err
+}
+
+// marketplaceEvents runs a query selecting eventColumns and scans the
+// events; when withOrders is set it also returns the distinct non-empty
+// order ids of their sales and refunds.
+func (s *Events) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]schemas.StoredEvent, []string, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("querying marketplace events: %w", err)
+	}
+	out, err := scanEvents(rows)
+	if err != nil || !withOrders {
+		return out, nil, err
+	}
+	var orders []string
+	seen := map[string]bool{}
+	for _, se := range out {
+		var order string
+		switch d := se.Event.Data.(type) {
+		case *schemas.SaleCompleted:
+			order = d.OrderID
+		case *schemas.RefundIssued:
+			order = d.OrderID
+		}
+		if order != "" && !seen[order] {
+			seen[order] = true
+			orders = append(orders, order)
+		}
+	}
+	return out, orders, nil
+}
+
+// EventsAfter returns the marketplace events a snapshot at position, as
+// of at, does not hold: stored after position or dated after at (every
+// one with zero arguments). It reads without FINAL, which would merge the
+// whole table's keys: copies of a row (a redelivered insert, not merged
+// yet) may come twice, and the caller counts an identity once.
+func (s *Events) EventsAfter(ctx context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
+	out, _, err := s.marketplaceEvents(ctx, false, `
+SELECT `+eventColumns+`
+FROM events
+WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
+ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
+	return out, err
+}
+
+// ProviderEventsAfter returns what one provider's balance needs besides
+// its part of a snapshot at position, as of at (see
+// marketplace.ProviderBalances): its events stored after position or
+// dated after at, and every sale of another provider stored after
+// position or dated after at naming the order id of one of provider's
+// sales in the ledger (the sales runs accepted, up to the snapshot) or
+// of one of its sales and refunds after the snapshot. Two selects: the
+// provider's rows by the key; the others' by the columns of the filter,
+// typed rows read for the few matching rows only. Like EventsAfter,
+// without FINAL.
+func (s *Events) ProviderEventsAfter(ctx context.Context, provider string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
+	after := orNoTime(at).UnixNano()
+	out, _, err := s.marketplaceEvents(ctx, false, `
+SELECT `+eventColumns+`
+FROM events
+WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
+UNION ALL
+SELECT `+eventColumns+`
+FROM events
+WHERE type = 'marketplace.sale.completed' AND subject != ? AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
+  AND order_id IN (
+    SELECT order_id FROM ledger WHERE provider = ? AND kind = 'sale'
+    UNION ALL
+    SELECT order_id FROM events
+    WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued') AND order_id != ''
+      AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?))`,
+		provider, position, after, provider, position, after, provider, provider, position, after)
+	return out, err
+}
+
+// ProvidersEvents returns every sale, refund and KYC event whose subject
+// is one of providers, whatever its time. Like EventsAfter, without
+// FINAL (which took three times as long on a year of events): a copy of
+// a row may come twice, and the caller counts an identity once.
+func (s *Events) ProvidersEvents(ctx context.Context, providers []string) ([]schemas.StoredEvent, error) {
+	pctx, err := withKeys(ctx, "history_providers", "String", providers)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := s.marketplaceEvents(pctx, false, `
+SELECT `+eventColumns+`
+FROM events
+WHERE subject IN (SELECT key FROM history_providers)
+  AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+ORDER BY time, stream_seq`)
+	return out, err
+}
+
+// OrderEvents returns the sales and refunds naming one of orderIDs that a
+// snapshot at position, as of at, counted: stored at or before position
+// and dated at or before at. Like EventsAfter, without FINAL.
+func (s *Events) OrderEvents(ctx context.Context, orderIDs []string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
+	octx, err := withKeys(ctx, "named_orders", "String", orderIDs)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := s.marketplaceEvents(octx, false, `
+SELECT `+eventColumns+`
+FROM events
+WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued')
+  AND order_id IN (SELECT key FROM named_orders)
+  AND stream_seq <= ? AND toUnixTimestamp64Nano(time) <= ?
+ORDER BY time, stream_seq`, position, at.UnixNano())
+	return out, err
+}
