@@ -14,13 +14,17 @@ import (
 // marketplace.refund.issued, provider.kyc.verified and provider.kyc.revoked
 // event, scanned from the typed columns (eventrows.go).
 
+// marketplaceTypes is the list of those types in SQL.
+const marketplaceTypes = "'" + string(schemas.TypeSaleCompleted) + "', '" + string(schemas.TypeRefundIssued) +
+	"', '" + string(schemas.TypeKYCVerified) + "', '" + string(schemas.TypeKYCRevoked) + "'"
+
 // MarketplaceEvents returns every sale, refund and KYC event with time at
 // or before end, in (time, sequence) order.
 func (s *Events) MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT `+eventColumns+`
 FROM events FINAL
-WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+WHERE type IN (`+marketplaceTypes+`)
   AND time <= ?
 ORDER BY time, stream_seq`, end)
 	return out, err
@@ -37,7 +41,7 @@ func (s *Events) ProviderEvents(ctx context.Context, provider string, end time.T
 SELECT `+eventColumns+`
 FROM events FINAL
 WHERE subject = ?
-  AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND type IN (`+marketplaceTypes+`)
   AND time <= ?
 ORDER BY time, stream_seq`, provider, end)
 	if err != nil || len(orders) == 0 {
@@ -98,7 +102,7 @@ func (s *Events) EventsAfter(ctx context.Context, position uint64, at time.Time)
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT `+eventColumns+`
 FROM events
-WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+WHERE type IN (`+marketplaceTypes+`)
   AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
 ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
 	return out, err
@@ -119,7 +123,7 @@ func (s *Events) ProviderEventsAfter(ctx context.Context, provider string, posit
 	out, _, err := s.marketplaceEvents(ctx, false, `
 SELECT `+eventColumns+`
 FROM events
-WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+WHERE subject = ? AND type IN (`+marketplaceTypes+`)
   AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
 UNION ALL
 SELECT `+eventColumns+`
@@ -148,7 +152,7 @@ func (s *Events) ProvidersEvents(ctx context.Context, providers []string) ([]sch
 SELECT `+eventColumns+`
 FROM events
 WHERE subject IN (SELECT key FROM history_providers)
-  AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued', 'provider.kyc.verified', 'provider.kyc.revoked')
+  AND type IN (`+marketplaceTypes+`)
 ORDER BY time, stream_seq`)
 	return out, err
 }
