@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
@@ -222,6 +224,51 @@ func newEventBlock(n int) *eventBlock {
 
 func ptr[T any](v T) *T { return &v }
 
+// eventBlocks keeps the blocks of earlier inserts: the driver copies a
+// block's values into its own columns, so once sent a block is emptied
+// and its slices serve the next insert (the sink's largest allocation
+// per batch otherwise).
+var eventBlocks sync.Pool
+
+// takeEventBlock returns an empty block for n rows.
+func takeEventBlock(n int) *eventBlock {
+	if b, ok := eventBlocks.Get().(*eventBlock); ok && cap(b.hashes) >= n {
+		return b
+	}
+	return newEventBlock(n)
+}
+
+// giveEventBlock empties b (dropping its references to the events) and
+// keeps it for another insert.
+func giveEventBlock(b *eventBlock) {
+	for _, c := range b.cols {
+		switch c := c.(type) {
+		case *[]string:
+			*c = emptied(*c)
+		case *[]uint64:
+			*c = (*c)[:0]
+		case *[]uint8:
+			*c = (*c)[:0]
+		case *[]time.Time:
+			*c = emptied(*c)
+		case *[]decimal.Decimal:
+			*c = emptied(*c)
+		case *[]map[string]int64:
+			*c = emptied(*c)
+		case *[][]string:
+			*c = emptied(*c)
+		}
+	}
+	b.hashes, b.payloads = emptied(b.hashes), emptied(b.payloads)
+	b.row = eventRow{}
+	eventBlocks.Put(b)
+}
+
+func emptied[T any](s []T) []T {
+	clear(s)
+	return s[:0]
+}
+
 // add appends the row of e, with its content hash and stream sequence.
 func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {
 	b.row = eventRowOf(e, seq)
@@ -240,7 +287,7 @@ func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {
 		case *map[string]int64:
 			m := *v
 			if m == nil {
-				m = map[string]int64{}
+				m = noSeats // read only by the driver: one empty map for every row
 			}
 			appendTo(b.cols[i], m)
 		case *[]string:
@@ -252,7 +299,17 @@ func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {
 		}
 	}
 	b.hashes = append(b.hashes, string(hash[:]))
-	b.payloads = append(b.payloads, string(e.Raw))
+	b.payloads = append(b.payloads, rawString(e.Raw))
+}
+
+// noSeats is the committed_seats value of every row without seats.
+var noSeats = map[string]int64{}
+
+// rawString is the payload as a string without copying it: an event's Raw
+// is never written after decoding (schemas.Decode keeps its own copy of
+// the input), and the driver copies the string into the block it sends.
+func rawString(raw []byte) string {
+	return unsafe.String(unsafe.SliceData(raw), len(raw))
 }
 
 func appendTo[T any](col any, v T) {

@@ -65,7 +65,8 @@ func (s *Events) InsertEvents(ctx context.Context, events []consumers.EventRow, 
 		return fmt.Errorf("preparing insert: %w", err)
 	}
 	defer batch.Abort()
-	b := newEventBlock(len(events))
+	b := takeEventBlock(len(events))
+	defer giveEventBlock(b)
 	for _, se := range events {
 		b.add(se.Event, se.Hash, se.StreamSeq)
 	}
