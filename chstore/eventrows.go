@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -223,51 +222,6 @@ func newEventBlock(n int) *eventBlock {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// eventBlocks keeps the blocks of earlier inserts: the driver copies a
-// block's values into its own columns, so once sent a block is emptied
-// and its slices serve the next insert (the sink's largest allocation
-// per batch otherwise).
-var eventBlocks sync.Pool
-
-// takeEventBlock returns an empty block for n rows.
-func takeEventBlock(n int) *eventBlock {
-	if b, ok := eventBlocks.Get().(*eventBlock); ok && cap(b.hashes) >= n {
-		return b
-	}
-	return newEventBlock(n)
-}
-
-// giveEventBlock empties b (dropping its references to the events) and
-// keeps it for another insert.
-func giveEventBlock(b *eventBlock) {
-	for _, c := range b.cols {
-		switch c := c.(type) {
-		case *[]string:
-			*c = emptied(*c)
-		case *[]uint64:
-			*c = (*c)[:0]
-		case *[]uint8:
-			*c = (*c)[:0]
-		case *[]time.Time:
-			*c = emptied(*c)
-		case *[]decimal.Decimal:
-			*c = emptied(*c)
-		case *[]map[string]int64:
-			*c = emptied(*c)
-		case *[][]string:
-			*c = emptied(*c)
-		}
-	}
-	b.hashes, b.payloads = emptied(b.hashes), emptied(b.payloads)
-	b.row = eventRow{}
-	eventBlocks.Put(b)
-}
-
-func emptied[T any](s []T) []T {
-	clear(s)
-	return s[:0]
-}
 
 // add appends the row of e, with its content hash and stream sequence.
 func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {

@@ -65,8 +65,7 @@ func (s *Events) InsertEvents(ctx context.Context, events []consumers.EventRow, 
 		return fmt.Errorf("preparing insert: %w", err)
 	}
 	defer batch.Abort()
-	b := takeEventBlock(len(events))
-	defer giveEventBlock(b)
+	b := newEventBlock(len(events))
 	for _, se := range events {
 		b.add(se.Event, se.Hash, se.StreamSeq)
 	}
