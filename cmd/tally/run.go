@@ -86,7 +86,7 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 	f.StringVar(&cfg.PriceBook, "price-book", "", "price book file (default: the shipped price book)")
 	f.DurationVar(&cfg.Topology.DedupWindow, "dedup-window", pipeline.DefaultDedupWindow, "JetStream duplicate window (its ids are kept in memory)")
 	f.IntVar(&cfg.Topology.Replicas, "stream-replicas", 1, "replicas of Tally's streams and lease bucket (3 on a NATS cluster)")
-	f.IntVar(&cfg.SinkMaxBatch, "sink-max-batch", 10000, "most events per ClickHouse insert")
+	f.IntVar(&cfg.SinkMaxBatch, "sink-max-batch", 5000, "most events per ClickHouse insert")
 	f.DurationVar(&cfg.SinkMaxWait, "sink-max-wait", 200*time.Millisecond, "longest wait to fill a ClickHouse insert")
 	f.DurationVar(&cfg.BarrierTimeout, "barrier-timeout", 30*time.Second, "how long a close, a payout run or a read waits for the events acknowledged before it to be stored, before answering 503")
 	f.DurationVar(&cfg.AckWait, "ack-wait", 2*time.Minute, "how long JetStream waits for a consumer's ack before redelivering (e.g. the batches of a killed process); must exceed the worst batch handling time")
