@@ -26,6 +26,8 @@ type Config struct {
 	Events EventSource
 	// Sender makes transfers; nil is a dry run (status not_sent).
 	Sender TransferSender
+	// Notifier hears of paid, failed and held payouts (optional: webhooks).
+	Notifier Notifier
 	// Rejecter dead-letters refunds that can never apply (optional).
 	Rejecter EventRejecter
 	// Snapshots, when set, makes each run start from the state the last
