@@ -83,7 +83,7 @@ func (s *Service) Deliver(ctx context.Context, t Task, n int) (Decision, error) 
 	if a.Outcome == OutcomeSucceeded {
 		return Decision{Done: true}, s.record(ctx, a)
 	}
-	wait := s.cfg.Jitter(nextDelay(n))
+	wait := s.cfg.Jitter(nextDelay(s.cfg.Backoff, n))
 	a.Outcome = OutcomeFailed
 	if next := a.At.Add(a.Latency).Add(wait); next.Sub(t.CreatedAt) <= RetryFor {
 		a.Outcome, a.NextAt = OutcomeRetrying, next

@@ -40,13 +40,9 @@ func DefaultJitter(d time.Duration) time.Duration {
 	return d - time.Duration(span/2) + time.Duration(rand.Int64N(span+1)) //nolint:gosec // timing spread, not a secret
 }
 
-// nextDelay is the wait after the failed attempt n (1-based), unjittered.
-func nextDelay(n int) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	if n > len(Backoff) {
-		n = len(Backoff)
-	}
-	return Backoff[n-1]
+// nextDelay is the wait after the failed attempt n (1-based) of
+// schedule, unjittered: its last step repeats.
+func nextDelay(schedule []time.Duration, n int) time.Duration {
+	n = min(max(n, 1), len(schedule))
+	return schedule[n-1]
 }

@@ -26,6 +26,9 @@ type Config struct {
 	Now Clock
 	// Jitter spreads retry delays; DefaultJitter when nil.
 	Jitter Jitter
+	// Backoff is the retry schedule; the package's Backoff when empty
+	// (tests shorten it: `tally run --webhooks-backoff`).
+	Backoff []time.Duration
 	Logger zerolog.Logger
 }
 
@@ -54,6 +57,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Jitter == nil {
 		cfg.Jitter = DefaultJitter
+	}
+	if len(cfg.Backoff) == 0 {
+		cfg.Backoff = Backoff
 	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
