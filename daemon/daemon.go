@@ -265,7 +265,11 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return err
 	}
 	rejecter := &storedRejecter{events: d.store.Events(), dlq: dlq}
-	bill, err := d.buildBilling(reg, book, rejecter)
+	hooks, hookQueue, err := d.buildWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	bill, err := d.buildBilling(reg, book, rejecter, hooks.Facts())
 	if err != nil {
 		return err
 	}
@@ -274,7 +278,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Book: book, Runs: ledger, Payouts: ledger, Store: ledger, Statuses: ledger, Ledger: ledger,
 		Events: d.store.Events(), Rejecter: rejecter,
 		Snapshots: ledger, Later: d.store.Events(), Checks: ledger, Position: storedPosition{watermark},
-		Providers: ledger,
+		Providers: ledger, Notifier: hooks.Facts(),
 		Now:       d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
@@ -293,6 +297,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Marketplace: market,
 		Reports:     d.store.Finance(),
 		Trends:      d.store.Finance(),
+		Webhooks:    hooks,
 		Barrier:     watermark,
 		Ready:       d.ready,
 		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -325,6 +330,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return d.disk.Run(gctx) })
+	g.Go(func() error { return runWebhooks(gctx, hookQueue, hooks) })
 	g.Go(func() error {
 		if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)
@@ -415,10 +421,10 @@ func (d *Daemon) keepPriceBooks(ctx context.Context, book *pricebook.Book) error
 
 // buildBilling wires the billing service, with a Stripe sender when a key
 // is configured (a dry run otherwise).
-func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter) (*billing.Service, error) {
+func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter, notifier billing.Notifier) (*billing.Service, error) {
 	invoices := d.store.Invoices()
 	cfg := billing.Config{
-		Rejecter: rejecter,
+		Rejecter: rejecter, Notifier: notifier,
 		Book:     book, Books: d.books, Activity: d.store.Events(),
 		Invoices: invoices, Periods: invoices, Customers: invoices,
 		Now: d.cfg.Now, Logger: d.log, Metrics: billing.NewMetrics(reg),
