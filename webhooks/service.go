@@ -29,7 +29,7 @@ type Config struct {
 	// Backoff is the retry schedule; the package's Backoff when empty
 	// (tests shorten it: `tally run --webhooks-backoff`).
 	Backoff []time.Duration
-	Logger zerolog.Logger
+	Logger  zerolog.Logger
 }
 
 // Validate reports a missing dependency.
