@@ -279,7 +279,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Events: d.store.Events(), Rejecter: rejecter,
 		Snapshots: ledger, Later: d.store.Events(), Checks: ledger, Position: storedPosition{watermark},
 		Providers: ledger, Notifier: hooks.Facts(),
-		Now:       d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
+		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
 		marketCfg.Sender = stripesync.NewTransferSender(d.stripe)
@@ -425,7 +425,7 @@ func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, r
 	invoices := d.store.Invoices()
 	cfg := billing.Config{
 		Rejecter: rejecter, Notifier: notifier,
-		Book:     book, Books: d.books, Activity: d.store.Events(),
+		Book: book, Books: d.books, Activity: d.store.Events(),
 		Invoices: invoices, Periods: invoices, Customers: invoices,
 		Now: d.cfg.Now, Logger: d.log, Metrics: billing.NewMetrics(reg),
 	}

@@ -2,9 +2,11 @@ package webhooks
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -147,7 +149,9 @@ type world struct {
 	log       *fakeLog
 	queue     *fakeQueue
 	requests  []*http.Request
-	answer    func(*http.Request) (*http.Response, error)
+	// answer gives the status and body of a request's answer, or the
+	// error of a request that got none.
+	answer func(*http.Request) (int, string, error)
 }
 
 func newWorld(t interface{ Fatal(...any) }) *world {
@@ -155,7 +159,11 @@ func newWorld(t interface{ Fatal(...any) }) *world {
 		messages: &fakeMessages{}, log: &fakeLog{}, queue: &fakeQueue{}}
 	doer := doerFunc(func(r *http.Request) (*http.Response, error) {
 		w.requests = append(w.requests, r)
-		return w.answer(r)
+		status, body, err := w.answer(r)
+		if err != nil {
+			return nil, err
+		}
+		return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader(body))}, nil
 	})
 	svc, err := New(Config{Endpoints: w.endpoints, Messages: w.messages, Deliveries: w.log, Queue: w.queue, Doer: doer,
 		Resolver: fakeResolver{"hooks.example.com": {"93.184.215.14"}}, Now: w.clock.Now, Jitter: noJitter})

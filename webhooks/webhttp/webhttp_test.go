@@ -15,17 +15,20 @@ import (
 // at registration could see the address); the dialer refuses the
 // loopback address it resolves to, unless local targets are allowed.
 func TestRefusesLoopbackAtDialTime(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer srv.Close()
 	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url, nil)
-	_, err := New(webhooks.TargetPolicy{}).Do(req)
+	resp, err := New(webhooks.TargetPolicy{}).Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
 	if !errors.Is(err, webhooks.ErrTargetRefused) {
 		t.Errorf("strict policy reached %s: %v", url, err)
 	}
 	req, _ = http.NewRequestWithContext(context.Background(), http.MethodPost, url, nil)
-	resp, err := New(webhooks.TargetPolicy{AllowLocal: true}).Do(req)
-	if err != nil || resp.StatusCode != 204 {
+	resp, err = New(webhooks.TargetPolicy{AllowLocal: true}).Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("allow-local: %v", err)
 	}
 	_ = resp.Body.Close()
