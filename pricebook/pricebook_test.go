@@ -50,6 +50,9 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		{"enterprise", "1999.00", seat{0, "8.00"}, seat{0, "25.00"}, "", "100000", "0.012", "199900", "1.2"},
 		{"enterprise_plus", "4999.00", seat{0, "9.00"}, seat{0, "30.00"}, "", "250000", "0.010", "499900", "1"},
 		{"healthcare", "5999.00", seat{0, "10.00"}, seat{0, "35.00"}, "", "250000", "0.010", "599900", "1"},
+		{"marketplace_provider", "0.00", seat{0, "4.00"}, seat{0, "15.00"}, "", "1000", "0.020", "0", "2"},
+		// pilot: no monthly base (its flat fee is checked below).
+		{"pilot", "0.00", seat{500, "4.00"}, seat{0, "15.00"}, "[learner]≤500 [author]≤0", "5000", "0.018", "0", "1.8"},
 	}
 	if len(b.Plans) != len(tests) {
 		t.Fatalf("book has %d plans; want %d", len(b.Plans), len(tests))
@@ -93,21 +96,47 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		})
 	}
 
+	// pilot: a flat 2,500.00 (EUR 2,500.00, JPY 250,000) for 3 months, term
+	// pilot only.
+	pilot := b.Plans["pilot"]
+	if f := pilot.Flat; f == nil || f.Months != 3 || money.FormatDecimal(f.Price["USD"]) != "2500.00" ||
+		money.FormatDecimal(f.Price["EUR"]) != "2500.00" || money.FormatDecimal(f.Price["JPY"]) != "250000" ||
+		len(pilot.Terms) != 1 || pilot.Terms[0] != "pilot" {
+		t.Errorf("pilot: flat %+v, terms %v", pilot.Flat, pilot.Terms)
+	}
+	for name, p := range b.Plans {
+		if name != "pilot" && (p.Flat != nil || p.Terms != nil) {
+			t.Errorf("%s: flat %+v, terms %v; want a monthly plan on every term", name, p.Flat, p.Terms)
+		}
+	}
+
+	// Add-ons (SPEC §2): USD price where sold; 0 where included; refused
+	// elsewhere ("" below).
 	usd := currency(t, "USD")
 	for _, tt := range []struct{ addon, plan, price string }{
 		{"hipaa_baa", "enterprise", "1000.00"},
 		{"hipaa_baa", "enterprise_plus", "1000.00"},
-		{"white_label", "starter", "500.00"},
-		{"data_residency", "healthcare", "750.00"},
+		{"hipaa_baa", "healthcare", "0.00"},
+		{"white_label", "enterprise", "500.00"},
+		{"white_label", "marketplace_provider", "500.00"},
+		{"white_label", "enterprise_plus", "0.00"},
+		{"white_label", "healthcare", "0.00"},
+		{"data_residency", "business", "750.00"},
+		{"data_residency", "enterprise", "750.00"},
+		{"data_residency", "marketplace_provider", "750.00"},
+		{"data_residency", "enterprise_plus", "0.00"},
+		{"data_residency", "healthcare", "0.00"},
+		{"hipaa_baa", "starter", ""}, {"hipaa_baa", "team", ""}, {"hipaa_baa", "business", ""},
+		{"hipaa_baa", "marketplace_provider", ""}, {"hipaa_baa", "pilot", ""},
+		{"white_label", "starter", ""}, {"white_label", "team", ""}, {"white_label", "business", ""}, {"white_label", "pilot", ""},
+		{"data_residency", "starter", ""}, {"data_residency", "team", ""}, {"data_residency", "pilot", ""},
 	} {
 		got, err := b.AddonIn(tt.addon, tt.plan, usd)
-		if err != nil || money.FormatDecimal(got) != tt.price {
+		switch {
+		case tt.price == "" && !errors.Is(err, pricebook.ErrAddonNotAllowed):
+			t.Errorf("AddonIn(%s, %s) = %v, %v; want ErrAddonNotAllowed", tt.addon, tt.plan, got, err)
+		case tt.price != "" && (err != nil || scaled(got) != tt.price):
 			t.Errorf("AddonIn(%s, %s) = %v, %v; want %s", tt.addon, tt.plan, got, err, tt.price)
-		}
-	}
-	for _, plan := range []string{"starter", "team", "business", "healthcare"} {
-		if _, err := b.AddonIn("hipaa_baa", plan, usd); !errors.Is(err, pricebook.ErrAddonNotAllowed) {
-			t.Errorf("hipaa_baa on %s: %v; want ErrAddonNotAllowed", plan, err)
 		}
 	}
 	for term, d := range map[schemas.Term]string{schemas.TermMonthly: "0", schemas.TermAnnual: "0.20", schemas.TermMultiYear: "0.30"} {
@@ -161,7 +190,7 @@ func TestLookups(t *testing.T) {
 	if _, err := b.PlanIn("team", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
 		t.Errorf("PlanIn(team, GBP): %v", err)
 	}
-	if _, err := b.AddonIn("white_label", "team", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
+	if _, err := b.AddonIn("white_label", "enterprise", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
 		t.Errorf("AddonIn(GBP): %v", err)
 	}
 	if _, err := b.Plans["team"].Base.In(gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
@@ -207,9 +236,36 @@ func TestParseRejects(t *testing.T) {
 		wantPath string
 		wantMsg  string
 	}{
-		{name: "unknown plan in add-on list", edit: func(m map[string]any) {
-			obj(m, "addons", "hipaa_baa")["plans"] = []any{"enterprise", "enterprize"}
-		}, wantPath: "addons.hipaa_baa.plans[1]", wantMsg: `unknown plan "enterprize"`},
+		{name: "add-on with its own plan list", edit: func(m map[string]any) {
+			obj(m, "addons", "hipaa_baa")["plans"] = []any{"enterprise"}
+		}, wantPath: "addons.hipaa_baa.plans", wantMsg: `leave "plans" out`},
+		{name: "add-on that is no capability", edit: func(m map[string]any) {
+			obj(m, "addons")["jetpack"] = obj(m, "addons", "white_label")
+		}, wantPath: "addons.jetpack", wantMsg: "not a capability"},
+		{name: "plan without its matrix row", edit: func(m map[string]any) {
+			delete(obj(m, "plans", "business"), "entitlements")
+		}, wantPath: "plans.business.entitlements", wantMsg: "is required"},
+		{name: "capability missing from a row", edit: func(m map[string]any) {
+			delete(obj(m, "plans", "team", "entitlements"), "sso_scim")
+		}, wantPath: "plans.team.entitlements", wantMsg: `capability "sso_scim" is missing`},
+		{name: "unknown capability", edit: func(m map[string]any) {
+			obj(m, "plans", "team", "entitlements")["teleport"] = "included"
+		}, wantPath: "plans.team.entitlements.teleport", wantMsg: `unknown capability "teleport"`},
+		{name: "value outside SPEC §6", edit: func(m map[string]any) {
+			obj(m, "plans", "healthcare", "entitlements")["ai_tutor"] = "sometimes"
+		}, wantPath: "plans.healthcare.entitlements.ai_tutor", wantMsg: `capability "ai_tutor": unknown value "sometimes"`},
+		{name: "addon cell without an add-on", edit: func(m map[string]any) {
+			obj(m, "plans", "team", "entitlements")["sso_scim"] = "addon"
+		}, wantPath: "plans.team.entitlements.sso_scim", wantMsg: `plan "team" sells capability "sso_scim" as an add-on`},
+		{name: "pilot term without a flat fee", edit: func(m map[string]any) {
+			delete(obj(m, "plans", "pilot"), "flat")
+		}, wantPath: "plans.pilot", wantMsg: `has a "flat" fee and term "pilot" only`},
+		{name: "flat fee on a monthly plan", edit: func(m map[string]any) {
+			obj(m, "plans", "team")["flat"] = obj(m, "plans", "pilot", "flat")
+		}, wantPath: "plans.team.flat", wantMsg: `for a plan sold on term "pilot" only`},
+		{name: "unknown plan term", edit: func(m map[string]any) {
+			obj(m, "plans", "team")["terms"] = []any{"weekly"}
+		}, wantPath: "plans.team.terms[0]", wantMsg: `unknown term "weekly"`},
 		{name: "negative price", edit: func(m map[string]any) {
 			obj(m, "plans", "team", "seats", "learner", "price")["EUR"] = "-4.00"
 		}, wantPath: "plans.team.seats.learner.price.EUR", wantMsg: "must not be negative"},
