@@ -65,14 +65,14 @@ func TestMarketplaceProviderAndIncludedAddons(t *testing.T) {
 			name:   "healthcare with hipaa_baa",
 			subs:   []rating.SubscriptionChange{start("2026-11-01", "healthcare", monthly, addons("hipaa_baa", "white_label", "data_residency"))},
 			period: "2026-11", total: "5999.00",
-			lines:  []wantLine{{"base:healthcare", "1", "5999.00", "5999.00", ""}},
+			lines: []wantLine{{"base:healthcare", "1", "5999.00", "5999.00", ""}},
 		},
 		{
 			// Enterprise sells white_label: 1,999.00 + 500.00 = 2,499.00.
 			name:   "enterprise with white_label",
 			subs:   []rating.SubscriptionChange{start("2026-11-01", "enterprise", monthly, addons("white_label"))},
 			period: "2026-11", total: "2499.00",
-			lines:  []wantLine{{"base:enterprise", "1", "1999.00", "1999.00", ""}, {"addon:white_label", "1", "500.00", "500.00", ""}},
+			lines: []wantLine{{"base:enterprise", "1", "1999.00", "1999.00", ""}, {"addon:white_label", "1", "500.00", "500.00", ""}},
 		},
 		{
 			// Enterprise+ includes white_label and data_residency, sells
@@ -80,7 +80,7 @@ func TestMarketplaceProviderAndIncludedAddons(t *testing.T) {
 			name:   "enterprise_plus with every add-on",
 			subs:   []rating.SubscriptionChange{start("2026-11-01", "enterprise_plus", monthly, addons("white_label", "hipaa_baa", "data_residency"))},
 			period: "2026-11", total: "5999.00",
-			lines:  []wantLine{{"base:enterprise_plus", "1", "4999.00", "4999.00", ""}, {"addon:hipaa_baa", "1", "1000.00", "1000.00", ""}},
+			lines: []wantLine{{"base:enterprise_plus", "1", "4999.00", "4999.00", ""}, {"addon:hipaa_baa", "1", "1000.00", "1000.00", ""}},
 		},
 		{
 			// Enterprise with white_label until Nov 16, then enterprise_plus
