@@ -34,6 +34,27 @@ var eventColumnNames = []string{
 	"stripe_account", // provider.kyc.* (reason)
 }
 
+// marketplaceColumns are eventColumns for a query reading only
+// marketplace events (sales, refunds, KYC changes): a column none of them
+// uses is not read but selected as its empty value, which is what such a
+// row holds there. A read of a few rows spread over many parts costs a
+// file and a block per column and part, so the fewer the better.
+var marketplaceColumns = func() string {
+	unused := map[string]string{
+		"credits": "toDecimal128(0, 9)", "feature": "''", "model": "''", "user_id": "''", "ai_provider": "''",
+		"pack_id": "''", "seat_type": "''", "plan": "''", "term": "''", "term_years": "toUInt8(0)",
+		"committed_seats": "CAST(map(), 'Map(LowCardinality(String), Int64)')", "addons": "CAST([], 'Array(String)')",
+	}
+	cols := make([]string, len(eventColumnNames))
+	for i, name := range eventColumnNames {
+		cols[i] = name
+		if empty, ok := unused[name]; ok {
+			cols[i] = empty + " AS " + name
+		}
+	}
+	return strings.Join(cols, ", ")
+}()
+
 // eventInsert is the sink's insert: the row's columns, then what only the
 // sink writes.
 var eventInsert = "INSERT INTO events (" + eventColumns + ", content_hash, payload)"

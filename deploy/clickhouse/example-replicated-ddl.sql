@@ -1130,3 +1130,10 @@ INSERT INTO provider_payouts
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version
 FROM payouts;
 
+-- Migration 0011_order_id_index.
+ALTER TABLE events_local ON CLUSTER 'tally'
+    ADD INDEX IF NOT EXISTS order_id_bloom order_id TYPE bloom_filter(0.001) GRANULARITY 1;
+
+ALTER TABLE events_local ON CLUSTER 'tally'
+    MATERIALIZE INDEX order_id_bloom;
+
