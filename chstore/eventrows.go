@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
@@ -261,7 +262,7 @@ func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {
 		case *map[string]int64:
 			m := *v
 			if m == nil {
-				m = map[string]int64{}
+				m = noSeats // read only by the driver: one empty map for every row
 			}
 			appendTo(b.cols[i], m)
 		case *[]string:
@@ -273,7 +274,17 @@ func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {
 		}
 	}
 	b.hashes = append(b.hashes, string(hash[:]))
-	b.payloads = append(b.payloads, string(e.Raw))
+	b.payloads = append(b.payloads, rawString(e.Raw))
+}
+
+// noSeats is the committed_seats value of every row without seats.
+var noSeats = map[string]int64{}
+
+// rawString is the payload as a string without copying it: an event's Raw
+// is never written after decoding (schemas.Decode keeps its own copy of
+// the input), and the driver copies the string into the block it sends.
+func rawString(raw []byte) string {
+	return unsafe.String(unsafe.SliceData(raw), len(raw))
 }
 
 func appendTo[T any](col any, v T) {
