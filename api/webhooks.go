@@ -28,10 +28,10 @@ type Webhooks interface {
 // mountWebhooks mounts SPEC §7's endpoints API under r (already
 // authenticated).
 func mountWebhooks(r chi.Router, w Webhooks) {
-	// The tenant role and the api_keys_webhooks entitlement come with
-	// other work: until then only the finance key manages webhooks, and
-	// webhookScope is where a tenant key gets its scope.
-	hooks := r.With(require(auth.RoleFinance))
+	// A finance key manages every endpoint; a tenant key its own
+	// tenant's (webhookScope), where its plan has webhooks (checked by
+	// the service: webhooks.Config.Entitled).
+	hooks := r.With(require(auth.RoleFinance, auth.RoleTenant))
 	hooks.Get("/webhooks/event-types", func(rw http.ResponseWriter, _ *http.Request) {
 		writeJSON(rw, http.StatusOK, map[string]any{"event_types": webhooks.Catalogue()})
 	})
@@ -106,12 +106,15 @@ func mountWebhooks(r chi.Router, w Webhooks) {
 	}))
 }
 
-// webhookScope is what the caller's key sees: everything for finance.
-// A tenant key (role tenant, not in main yet) will get Scope{Tenant: its
-// tenant}, once its plan's api_keys_webhooks is not not_available.
+// webhookScope is what the caller's key sees: everything for finance,
+// its own tenant's endpoints and deliveries for a tenant key (another
+// tenant's are 404).
 func webhookScope(p auth.Principal) (webhooks.Scope, bool) {
-	if p.Role == auth.RoleFinance {
+	switch {
+	case p.Role == auth.RoleFinance:
 		return webhooks.Scope{}, true
+	case p.Role == auth.RoleTenant && p.Tenant != "":
+		return webhooks.Scope{Tenant: p.Tenant}, true
 	}
 	return webhooks.Scope{}, false
 }
@@ -143,6 +146,8 @@ func writeWebhookError(rw http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, webhooks.ErrInvalid):
 		writeError(rw, http.StatusBadRequest, err.Error())
+	case errors.Is(err, webhooks.ErrNotEntitled):
+		writeError(rw, http.StatusForbidden, err.Error())
 	case errors.Is(err, webhooks.ErrNotFound):
 		writeError(rw, http.StatusNotFound, err.Error())
 	default:

@@ -253,3 +253,27 @@ func TestFanOutScopesTenants(t *testing.T) {
 		t.Errorf("fan-out: %v", got)
 	}
 }
+
+// TestTenantNotEntitled: a tenant whose plan has no webhooks may neither
+// register nor rotate; finance may.
+func TestTenantNotEntitled(t *testing.T) {
+	w := newWorld(t)
+	w.svc.cfg.Entitled = func(_ context.Context, tenant string) (bool, string, error) {
+		return tenant != "t-starter", "plan starter: api_keys_webhooks is not_available", nil
+	}
+	req := NewEndpoint{URL: "https://hooks.example.com/", EventTypes: []string{TypeInvoiceSent}}
+	if _, err := w.svc.Register(context.Background(), Scope{Tenant: "t-starter"}, req); !errors.Is(err, ErrNotEntitled) {
+		t.Errorf("starter registered: %v", err)
+	}
+	req.Tenant = "t-starter"
+	e, err := w.svc.Register(context.Background(), Scope{}, req)
+	if err != nil {
+		t.Fatalf("finance for a starter tenant: %v", err)
+	}
+	if _, err := w.svc.RotateSecret(context.Background(), Scope{Tenant: "t-starter"}, e.ID); !errors.Is(err, ErrNotEntitled) {
+		t.Errorf("starter rotated: %v", err)
+	}
+	if _, err := w.svc.Register(context.Background(), Scope{Tenant: "t-team"}, NewEndpoint{URL: "https://hooks.example.com/", EventTypes: []string{TypeInvoiceSent}}); err != nil {
+		t.Errorf("team: %v", err)
+	}
+}

@@ -69,6 +69,9 @@ func (s *Service) Register(ctx context.Context, sc Scope, req NewEndpoint) (Endp
 		}
 		req.Tenant = sc.Tenant
 	}
+	if err := s.entitled(ctx, sc); err != nil {
+		return Endpoint{}, err
+	}
 	if err := s.validate(ctx, req); err != nil {
 		return Endpoint{}, err
 	}
@@ -146,6 +149,9 @@ func (s *Service) DeleteEndpoint(ctx context.Context, sc Scope, id string) error
 // RotateSecret gives an endpoint a new secret and returns the endpoint
 // with it; the old one keeps signing for SecretOverlap.
 func (s *Service) RotateSecret(ctx context.Context, sc Scope, id string) (Endpoint, error) {
+	if err := s.entitled(ctx, sc); err != nil {
+		return Endpoint{}, err
+	}
 	e, err := s.Endpoint(ctx, sc, id)
 	if err != nil {
 		return Endpoint{}, err

@@ -9,6 +9,9 @@ var (
 	// ErrNotFound is an endpoint or delivery that does not exist (or that
 	// the caller may not see).
 	ErrNotFound = errors.New("not found")
+	// ErrNotEntitled is a tenant whose plan does not include webhooks
+	// (api_keys_webhooks is not_available).
+	ErrNotEntitled = errors.New("not entitled to webhooks")
 	// ErrTargetRefused is a URL or an address Tally will not deliver to:
 	// loopback, private or link-local.
 	ErrTargetRefused = errors.New("webhook target refused")

@@ -1,7 +1,9 @@
 package webhooks
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -22,6 +24,11 @@ type Config struct {
 	// Resolver resolves URLs' hosts at registration; net.DefaultResolver
 	// when nil.
 	Resolver Resolver
+	// Entitled reports whether a tenant's plan lets its tenant key manage
+	// webhooks (api_keys_webhooks other than not_available), with the
+	// reason when not. Nil: no check (the live tenant state it needs is
+	// not built yet, see docs/webhooks.md).
+	Entitled func(ctx context.Context, tenant string) (bool, string, error)
 	// Now is the clock; time.Now when nil.
 	Now Clock
 	// Jitter spreads retry delays; DefaultJitter when nil.
@@ -65,4 +72,20 @@ func New(cfg Config) (*Service, error) {
 		cfg.Resolver = net.DefaultResolver
 	}
 	return &Service{cfg: cfg, log: cfg.Logger.With().Str("component", "webhooks").Logger()}, nil
+}
+
+// entitled checks, for a tenant scope, that the tenant's plan has
+// webhooks; a finance scope always may.
+func (s *Service) entitled(ctx context.Context, sc Scope) error {
+	if sc.Tenant == "" || s.cfg.Entitled == nil {
+		return nil
+	}
+	ok, reason, err := s.cfg.Entitled(ctx, sc.Tenant)
+	if err != nil {
+		return fmt.Errorf("reading whether %s has webhooks: %w", sc.Tenant, err)
+	}
+	if !ok {
+		return fmt.Errorf("tenant %s: %s: %w", sc.Tenant, reason, ErrNotEntitled)
+	}
+	return nil
 }
