@@ -1137,7 +1137,7 @@ ALTER TABLE events_local ON CLUSTER 'tally'
 ALTER TABLE events_local ON CLUSTER 'tally'
     MATERIALIZE INDEX order_id_bloom;
 
--- Migration 0013_webhooks.
+-- Migration 0012_webhooks.
 CREATE TABLE IF NOT EXISTS webhook_endpoints_local ON CLUSTER 'tally'
 (
     endpoint_id       String,
