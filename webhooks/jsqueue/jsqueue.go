@@ -218,6 +218,10 @@ func (q *Queue) consume(ctx context.Context, durable string, workers int, handle
 				return nil
 			}
 			q.log.Warn().Err(err).Str("consumer", durable).Msg("reading webhook queue")
+			select { // a pause, so that a broken connection is not a busy loop
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
 			continue
 		}
 		sem <- struct{}{}
