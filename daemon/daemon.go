@@ -265,6 +265,10 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return err
 	}
 	rejecter := &storedRejecter{events: d.store.Events(), dlq: dlq}
+	ents, err := d.buildEntitlements(book, watermark, rejecter)
+	if err != nil {
+		return err
+	}
 	bill, err := d.buildBilling(reg, book, rejecter)
 	if err != nil {
 		return err
@@ -286,18 +290,19 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	}
 	market := &lightRuns{Service: service}
 	router, err := api.NewRouter(api.Config{
-		Keys:        keys,
-		Ingest:      ingest,
-		Usage:       d.store.Events(),
-		Billing:     bill,
-		Marketplace: market,
-		Reports:     d.store.Finance(),
-		Trends:      d.store.Finance(),
-		Barrier:     watermark,
-		Ready:       d.ready,
-		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Now:         d.cfg.Now,
-		Logger:      d.log.With().Str("component", "api").Logger(),
+		Keys:         keys,
+		Ingest:       ingest,
+		Usage:        d.store.Events(),
+		Billing:      bill,
+		Marketplace:  market,
+		Reports:      d.store.Finance(),
+		Trends:       d.store.Finance(),
+		Entitlements: ents,
+		Barrier:      watermark,
+		Ready:        d.ready,
+		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Now:          d.cfg.Now,
+		Logger:       d.log.With().Str("component", "api").Logger(),
 	})
 	if err != nil {
 		return err
@@ -325,6 +330,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return d.disk.Run(gctx) })
+	g.Go(func() error { return ents.Run(gctx) })
 	g.Go(func() error {
 		if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)
