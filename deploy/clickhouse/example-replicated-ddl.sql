@@ -1130,3 +1130,29 @@ INSERT INTO provider_payouts
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version
 FROM payouts;
 
+-- Migration 0011_tenant_state.
+ALTER TABLE events_local ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS flag LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'flag')
+        COMMENT 'tenant.feature_flag.set: flag name',
+    ADD COLUMN IF NOT EXISTS enabled UInt8
+        DEFAULT JSONExtractString(payload, 'data', 'enabled') = 'true'
+        COMMENT 'tenant.feature_flag.set: 1 enabled, 0 disabled',
+    ADD COLUMN IF NOT EXISTS provider String
+        DEFAULT JSONExtractString(payload, 'data', 'provider')
+        COMMENT 'marketplace.seller.enrolled, left: the marketplace provider id';
+
+ALTER TABLE events ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS flag LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'flag')
+        COMMENT 'tenant.feature_flag.set: flag name',
+    ADD COLUMN IF NOT EXISTS enabled UInt8
+        DEFAULT JSONExtractString(payload, 'data', 'enabled') = 'true'
+        COMMENT 'tenant.feature_flag.set: 1 enabled, 0 disabled',
+    ADD COLUMN IF NOT EXISTS provider String
+        DEFAULT JSONExtractString(payload, 'data', 'provider')
+        COMMENT 'marketplace.seller.enrolled, left: the marketplace provider id';
+
+ALTER TABLE events_local ON CLUSTER 'tally'
+    ADD INDEX IF NOT EXISTS stream_seq_minmax stream_seq TYPE minmax GRANULARITY 1;
+
