@@ -7,7 +7,7 @@ import (
 
 // SpecMatrix is the entitlement matrix of SPEC §6 as a table, the
 // stand-in the daemon uses until the price book carries the matrix (the
-// "entbook" branch: pricebook.Book then implements [Matrix] through an
+// branch of issue 13, part 1: pricebook.Book then implements [Matrix] through an
 // adapter and this file goes). Columns: starter, team, business,
 // enterprise, enterprise_plus, healthcare, marketplace_provider; pilot has
 // learner_player_offline and ai_tutor included and nothing else.
