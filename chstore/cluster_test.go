@@ -11,7 +11,7 @@ import (
 // do not reuse the renderer's.
 var (
 	tCreateRE      = regexp.MustCompile(`(?is)^CREATE\s+(?:(OR\s+REPLACE)\s+)?(TABLE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)(.*)$`)
-	tAlterRE       = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)(?:\s+ON CLUSTER '([^']+)')?\s*\n\s*(ADD COLUMN|UPDATE)\b`)
+	tAlterRE       = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)(?:\s+ON CLUSTER '([^']+)')?\s*\n\s*(ADD COLUMN|ADD INDEX|UPDATE)\b`)
 	tOnClusterRE   = regexp.MustCompile(`^\s+ON CLUSTER '([^']+)'`)
 	tEngineRE      = regexp.MustCompile(`(?m)^ENGINE = (\w+)(?:\((.*)\))?$`)
 	tReplicatedRE  = regexp.MustCompile(`^'([^']+)', '([^']+)'(?:, (.+))?$`)
@@ -252,7 +252,8 @@ func TestClusterRendering(t *testing.T) {
 
 // checkAlters: on one server an ALTER names the table; on a cluster a
 // column change alters the storage table and then the Distributed one
-// (both ON CLUSTER), and a mutation only the storage table.
+// (both ON CLUSTER), and a mutation or a data-skipping index (ADD INDEX,
+// 0011) only the storage table.
 func checkAlters(t *testing.T, cluster string, single, clustered []alterStmt) {
 	t.Helper()
 	var want []alterStmt
