@@ -11,7 +11,7 @@ import (
 // do not reuse the renderer's.
 var (
 	tCreateRE      = regexp.MustCompile(`(?is)^CREATE\s+(?:(OR\s+REPLACE)\s+)?(TABLE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)(.*)$`)
-	tAlterRE       = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)(?:\s+ON CLUSTER '([^']+)')?\s*\n\s*(ADD COLUMN|ADD INDEX|UPDATE)\b`)
+	tAlterRE       = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)(?:\s+ON CLUSTER '([^']+)')?\s*\n\s*(ADD COLUMN|UPDATE|ADD INDEX|MATERIALIZE INDEX)\b`)
 	tOnClusterRE   = regexp.MustCompile(`^\s+ON CLUSTER '([^']+)'`)
 	tEngineRE      = regexp.MustCompile(`(?m)^ENGINE = (\w+)(?:\((.*)\))?$`)
 	tReplicatedRE  = regexp.MustCompile(`^'([^']+)', '([^']+)'(?:, (.+))?$`)
@@ -42,7 +42,7 @@ func parseAlters(t *testing.T, stmts []string) (alters []alterStmt, rest []strin
 		}
 		m := tAlterRE.FindStringSubmatch(s)
 		if m == nil {
-			t.Errorf("an ALTER that adds columns or updates rows, one line each: %.80q", s)
+			t.Errorf("an ALTER that adds columns or indexes, materializes an index or updates rows, its action on the next line: %.80q", s)
 			continue
 		}
 		alters = append(alters, alterStmt{table: m[1], onCluster: m[2], what: m[3]})
@@ -253,7 +253,7 @@ func TestClusterRendering(t *testing.T) {
 // checkAlters: on one server an ALTER names the table; on a cluster a
 // column change alters the storage table and then the Distributed one
 // (both ON CLUSTER), and a mutation or a data-skipping index (ADD INDEX,
-// 0011) only the storage table.
+// MATERIALIZE INDEX: 0011, 0012) only the storage table.
 func checkAlters(t *testing.T, cluster string, single, clustered []alterStmt) {
 	t.Helper()
 	var want []alterStmt

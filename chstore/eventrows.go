@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
@@ -14,7 +15,7 @@ import (
 )
 
 // The events table holds every field of an event as a typed column
-// (migrations 0001, 0009 and 0011). This file is the one mapping between an
+// (migrations 0001, 0009 and 0012). This file is the one mapping between an
 // event and its row: the sink writes the columns of eventRowOf, and every
 // query that reads events back selects eventColumns and builds the event
 // with eventRow.event, without decoding `payload`.
@@ -34,6 +35,27 @@ var eventColumnNames = []string{
 	"stripe_account",              // provider.kyc.* (reason)
 	"flag", "enabled", "provider", // tenant.feature_flag.set; marketplace.seller.* (tenant.ai_cap.set: credits)
 }
+
+// marketplaceColumns are eventColumns for a query reading only
+// marketplace events (sales, refunds, KYC changes): a column none of them
+// uses is not read but selected as its empty value, which is what such a
+// row holds there. A read of a few rows spread over many parts costs a
+// file and a block per column and part, so the fewer the better.
+var marketplaceColumns = func() string {
+	unused := map[string]string{
+		"credits": "toDecimal128(0, 9)", "feature": "''", "model": "''", "user_id": "''", "ai_provider": "''",
+		"pack_id": "''", "seat_type": "''", "plan": "''", "term": "''", "term_years": "toUInt8(0)",
+		"committed_seats": "CAST(map(), 'Map(LowCardinality(String), Int64)')", "addons": "CAST([], 'Array(String)')",
+	}
+	cols := make([]string, len(eventColumnNames))
+	for i, name := range eventColumnNames {
+		cols[i] = name
+		if empty, ok := unused[name]; ok {
+			cols[i] = empty + " AS " + name
+		}
+	}
+	return strings.Join(cols, ", ")
+}()
 
 // eventInsert is the sink's insert: the row's columns, then what only the
 // sink writes.
@@ -259,7 +281,7 @@ func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {
 		case *map[string]int64:
 			m := *v
 			if m == nil {
-				m = map[string]int64{}
+				m = noSeats // read only by the driver: one empty map for every row
 			}
 			appendTo(b.cols[i], m)
 		case *[]string:
@@ -271,7 +293,17 @@ func (b *eventBlock) add(e *schemas.Event, hash [16]byte, seq uint64) {
 		}
 	}
 	b.hashes = append(b.hashes, string(hash[:]))
-	b.payloads = append(b.payloads, string(e.Raw))
+	b.payloads = append(b.payloads, rawString(e.Raw))
+}
+
+// noSeats is the committed_seats value of every row without seats.
+var noSeats = map[string]int64{}
+
+// rawString is the payload as a string without copying it: an event's Raw
+// is never written after decoding (schemas.Decode keeps its own copy of
+// the input), and the driver copies the string into the block it sends.
+func rawString(raw []byte) string {
+	return unsafe.String(unsafe.SliceData(raw), len(raw))
 }
 
 func appendTo[T any](col any, v T) {

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { chlocaltest.Main(m, "chstore", &chServer) }
 
 // newDatabase returns a store on a new, empty database of chServer,
 // closed when t ends.
-func newDatabase(t *testing.T) *Store {
+func newDatabase(t testing.TB) *Store {
 	t.Helper()
 	ctx := context.Background()
 	var b [6]byte

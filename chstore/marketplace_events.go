@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tally-billing/tally/schemas"
 )
 
@@ -22,7 +24,7 @@ const marketplaceTypes = "'" + string(schemas.TypeSaleCompleted) + "', '" + stri
 // or before end, in (time, sequence) order.
 func (s *Events) MarketplaceEvents(ctx context.Context, end time.Time) ([]schemas.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
-SELECT `+eventColumns+`
+SELECT `+marketplaceColumns+`
 FROM events FINAL
 WHERE type IN (`+marketplaceTypes+`)
   AND time <= ?
@@ -38,7 +40,7 @@ ORDER BY time, stream_seq`, end)
 // the few matching sales only.
 func (s *Events) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
 	own, orders, err := s.marketplaceEvents(ctx, true, `
-SELECT `+eventColumns+`
+SELECT `+marketplaceColumns+`
 FROM events FINAL
 WHERE subject = ?
   AND type IN (`+marketplaceTypes+`)
@@ -55,7 +57,7 @@ ORDER BY time, stream_seq`, provider, end)
 	// few rows: a copy of a row may come twice; the service counts an
 	// identity once.
 	others, _, err := s.marketplaceEvents(octx, false, `
-SELECT `+eventColumns+`
+SELECT `+marketplaceColumns+`
 FROM events
 WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
   AND order_id IN (SELECT key FROM provider_orders)
@@ -63,7 +65,7 @@ ORDER BY time, stream_seq`, provider, end)
 	return append(own, others...), err
 }
 
-// marketplaceEvents runs a query selecting eventColumns and scans the
+// marketplaceEvents runs a query selecting marketplaceColumns and scans the
 // events; when withOrders is set it also returns the distinct non-empty
 // order ids of their sales and refunds.
 func (s *Events) marketplaceEvents(ctx context.Context, withOrders bool, query string, args ...any) ([]schemas.StoredEvent, []string, error) {
@@ -100,7 +102,7 @@ func (s *Events) marketplaceEvents(ctx context.Context, withOrders bool, query s
 // yet) may come twice, and the caller counts an identity once.
 func (s *Events) EventsAfter(ctx context.Context, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	out, _, err := s.marketplaceEvents(ctx, false, `
-SELECT `+eventColumns+`
+SELECT `+marketplaceColumns+`
 FROM events
 WHERE type IN (`+marketplaceTypes+`)
   AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
@@ -114,29 +116,66 @@ ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
 // dated after at, and every sale of another provider stored after
 // position or dated after at naming the order id of one of provider's
 // sales in the ledger (the sales runs accepted, up to the snapshot) or
-// of one of its sales and refunds after the snapshot. Two selects: the
-// provider's rows by the key; the others' by the columns of the filter,
-// typed rows read for the few matching rows only. Like EventsAfter,
-// without FINAL.
+// of one of its sales and refunds after the snapshot.
+//
+// Three selects, each by an index: the provider's events by the events
+// table's key and its ledger sales by the ledger's, side by side; then
+// the other providers' sales by the bloom filter on order_id (migration
+// 0011), which reads only the granules that may hold one of those
+// orders. Like EventsAfter, without FINAL.
 func (s *Events) ProviderEventsAfter(ctx context.Context, provider string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	after := orNoTime(at).UnixNano()
-	out, _, err := s.marketplaceEvents(ctx, false, `
-SELECT `+eventColumns+`
+	var own []schemas.StoredEvent
+	var orders, ownOrders []string
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		own, ownOrders, err = s.marketplaceEvents(gctx, true, `
+SELECT `+marketplaceColumns+`
 FROM events
 WHERE subject = ? AND type IN (`+marketplaceTypes+`)
-  AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
-UNION ALL
-SELECT `+eventColumns+`
+  AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)`, provider, position, after)
+		return err
+	})
+	g.Go(func() (err error) {
+		orders, err = s.ledgerSaleOrders(gctx, provider)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	orders = append(orders, ownOrders...)
+	if len(orders) == 0 {
+		return own, nil
+	}
+	octx, err := withKeys(ctx, "provider_orders", "String", orders)
+	if err != nil {
+		return nil, err
+	}
+	others, _, err := s.marketplaceEvents(octx, false, `
+SELECT `+marketplaceColumns+`
 FROM events
 WHERE type = 'marketplace.sale.completed' AND subject != ? AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
-  AND order_id IN (
-    SELECT order_id FROM ledger WHERE provider = ? AND kind = 'sale'
-    UNION ALL
-    SELECT order_id FROM events
-    WHERE subject = ? AND type IN ('marketplace.sale.completed', 'marketplace.refund.issued') AND order_id != ''
-      AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?))`,
-		provider, position, after, provider, position, after, provider, provider, position, after)
-	return out, err
+  AND order_id IN (SELECT key FROM provider_orders)`, provider, position, after)
+	return append(own, others...), err
+}
+
+// ledgerSaleOrders returns the order ids of provider's sales in the
+// ledger: the sales runs accepted.
+func (s *Events) ledgerSaleOrders(ctx context.Context, provider string) ([]string, error) {
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT order_id FROM ledger WHERE provider = ? AND kind = 'sale'`, provider)
+	if err != nil {
+		return nil, fmt.Errorf("querying the ledger's sales of %q: %w", provider, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var order string
+		if err := rows.Scan(&order); err != nil {
+			return nil, fmt.Errorf("scanning a ledger sale's order: %w", err)
+		}
+		out = append(out, order)
+	}
+	return out, rows.Err()
 }
 
 // ProvidersEvents returns every sale, refund and KYC event whose subject
@@ -149,7 +188,7 @@ func (s *Events) ProvidersEvents(ctx context.Context, providers []string) ([]sch
 		return nil, err
 	}
 	out, _, err := s.marketplaceEvents(pctx, false, `
-SELECT `+eventColumns+`
+SELECT `+marketplaceColumns+`
 FROM events
 WHERE subject IN (SELECT key FROM history_providers)
   AND type IN (`+marketplaceTypes+`)
@@ -166,7 +205,7 @@ func (s *Events) OrderEvents(ctx context.Context, orderIDs []string, position ui
 		return nil, err
 	}
 	out, _, err := s.marketplaceEvents(octx, false, `
-SELECT `+eventColumns+`
+SELECT `+marketplaceColumns+`
 FROM events
 WHERE type IN ('marketplace.sale.completed', 'marketplace.refund.issued')
   AND order_id IN (SELECT key FROM named_orders)

@@ -19,7 +19,7 @@ import (
 //
 // A boot (after = 0) reads with FINAL, like billing. Following (after >
 // 0) reads only the rows stored after a position, through the minmax
-// index on stream_seq (migration 0011), without FINAL, which would read
+// index on stream_seq (migration 0012), without FINAL, which would read
 // every part: the copies FINAL folds only exist when two replicas raced
 // on one identity (ADR 0001, "Limits"), and a copy stored inside one
 // read is dropped here by identity.

@@ -30,7 +30,8 @@ type RunnerConfig struct {
 	// time of a batch, retries included.
 	AckWait time.Duration
 	// MaxAckPending bounds delivered but unacknowledged messages, and so the
-	// memory of the consumer (default 4 × MaxBatch).
+	// memory of the consumer (default 2 × MaxBatch: the batch in hand and
+	// the one fetched meanwhile).
 	MaxAckPending int
 	// MaxRedeliveryDelay caps the delay before a failed batch is redelivered
 	// (default 30s). The delay doubles with each delivery from 1s.
@@ -57,7 +58,7 @@ func (c *RunnerConfig) setDefaults() {
 		c.AckWait = 2 * time.Minute
 	}
 	if c.MaxAckPending <= 0 {
-		c.MaxAckPending = 4 * c.MaxBatch
+		c.MaxAckPending = 2 * c.MaxBatch
 	}
 	if c.MaxRedeliveryDelay <= 0 {
 		c.MaxRedeliveryDelay = 30 * time.Second

@@ -385,7 +385,7 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 			mws = append(mws, consumers.Retry(consumers.RetryConfig{}), consumers.Recover())
 			r, err := consumers.NewRunner(d.js, consumers.RunnerConfig{
 				Stream: s.stream, Durable: s.durable, MaxBatch: s.maxBatch, MaxWait: s.maxWait,
-				MaxAckPending: 4 * s.maxBatch * s.runners,
+				MaxAckPending: 2 * s.maxBatch * s.runners,
 				AckWait:       d.cfg.AckWait, Logger: log, Metrics: cm,
 			}, consumers.Chain(s.handler, mws...))
 			if err != nil {

@@ -18,9 +18,10 @@ const MaxFutureSkew = 5 * time.Minute
 
 // Event is a validated Tally usage event.
 //
-// An Event returned by [Decode] satisfies every rule of the schema; its
-// strings share memory with a private copy of the input, and Raw is another
-// private copy of the exact bytes decoded, safe to keep and store.
+// An Event returned by [Decode] satisfies every rule of the schema; Raw is
+// a private copy of the exact bytes decoded, safe to keep and store, and
+// its strings share memory with Raw: Raw is read-only (writing to it would
+// change the strings; nothing in Tally does).
 // Extension attributes and datacontenttype are validated but only kept in
 // Raw.
 type Event struct {

@@ -1130,7 +1130,14 @@ INSERT INTO provider_payouts
 SELECT payout_id, provider, currency, amount, as_of, account, status, status_reason, stripe_transfer_id, failed_at, version
 FROM payouts;
 
--- Migration 0011_tenant_state.
+-- Migration 0011_order_id_index.
+ALTER TABLE events_local ON CLUSTER 'tally'
+    ADD INDEX IF NOT EXISTS order_id_bloom order_id TYPE bloom_filter(0.001) GRANULARITY 1;
+
+ALTER TABLE events_local ON CLUSTER 'tally'
+    MATERIALIZE INDEX order_id_bloom;
+
+-- Migration 0012_tenant_state.
 ALTER TABLE events_local ON CLUSTER 'tally'
     ADD COLUMN IF NOT EXISTS flag LowCardinality(String)
         DEFAULT JSONExtractString(payload, 'data', 'flag')
@@ -1155,4 +1162,7 @@ ALTER TABLE events ON CLUSTER 'tally'
 
 ALTER TABLE events_local ON CLUSTER 'tally'
     ADD INDEX IF NOT EXISTS stream_seq_minmax stream_seq TYPE minmax GRANULARITY 1;
+
+ALTER TABLE events_local ON CLUSTER 'tally'
+    MATERIALIZE INDEX stream_seq_minmax;
 

@@ -19,7 +19,11 @@ ALTER TABLE {tables:events}{on_cluster}
 -- The live tenant state (entitlements/) follows the events stored after a
 -- stream sequence: a minmax index on stream_seq lets that read skip the
 -- granules stored before it (rows are inserted in sequence order, so each
--- granule holds a narrow range). Parts written before this migration have
--- no index and are read whole until they merge.
+-- granule holds a narrow range). Rows stored before this migration get
+-- the index by a mutation that runs in the background (as 0011's filter
+-- does); until it has passed over a part, that part is read in full.
 ALTER TABLE {table:events}{on_cluster}
     ADD INDEX IF NOT EXISTS stream_seq_minmax stream_seq TYPE minmax GRANULARITY 1;
+
+ALTER TABLE {table:events}{on_cluster}
+    MATERIALIZE INDEX stream_seq_minmax;
