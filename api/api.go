@@ -92,14 +92,19 @@ func NewRouter(cfg Config) (http.Handler, error) {
 		// Everything below reads or acts on stored events: each waits
 		// until what was acknowledged before it is stored.
 		finance := r.With(require(auth.RoleFinance), consistent(cfg.Barrier))
-		finance.Get("/tenants/{tenant}/usage", usageHandler(cfg))
 		finance.With(longRunning).Post("/periods/{period}/close", closeHandler(cfg.Billing))
-		finance.Get("/invoices", invoicesHandler(cfg.Billing))
 		finance.Get("/unbilled", unbilledHandler(cfg.Billing))
+		// One tenant's data: finance, or that tenant's own key (another
+		// tenant's is 404). Routes with {tenant} go on tenantReads.
+		tenantReads := r.With(require(auth.RoleFinance, auth.RoleTenant), ownTenant, consistent(cfg.Barrier))
+		tenantReads.Get("/tenants/{tenant}/usage", usageHandler(cfg))
+		r.With(require(auth.RoleFinance, auth.RoleTenant), ownTenantQuery, consistent(cfg.Barrier)).Get("/invoices", invoicesHandler(cfg.Billing))
 		finance.Get("/reports", reportHandler(cfg.Reports))
 		finance.Get("/reports/trend", trendHandler(cfg.Trends))
 		finance.With(longRunning).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
-		r.With(require(auth.RoleFinance)).Mount("/tenants/{tenant}/entitlements", entitlementRoutes(cfg.Entitlements, cfg.Barrier))
+		// The entitlement reads pass the barrier themselves (they need
+		// the position it found stored).
+		r.With(require(auth.RoleFinance, auth.RoleTenant), ownTenant).Mount("/tenants/{tenant}/entitlements", entitlementRoutes(cfg.Entitlements, cfg.Barrier))
 		provider := r.With(require(auth.RoleFinance, auth.RoleProvider), consistent(cfg.Barrier))
 		provider.Get("/payouts", payoutsHandler(cfg.Marketplace))
 		provider.Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))

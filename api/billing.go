@@ -39,8 +39,16 @@ func closeHandler(b Billing) http.HandlerFunc {
 	}
 }
 
+// invoicesHandler serves GET /v1/invoices?tenant=&period=. A tenant key
+// reads its own tenant's invoices (tenant may be left out); naming another
+// tenant is 404.
 func invoicesHandler(b Billing) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		tenant, status, ok := tenantOfQuery(r)
+		if !ok {
+			writeError(w, status, http.StatusText(status))
+			return
+		}
 		q := r.URL.Query()
 		period := q.Get("period")
 		if period != "" {
@@ -49,7 +57,7 @@ func invoicesHandler(b Billing) http.HandlerFunc {
 				return
 			}
 		}
-		invs, err := b.Invoices(r.Context(), q.Get("tenant"), period)
+		invs, err := b.Invoices(r.Context(), tenant, period)
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "reading invoices: "+err.Error())
 			return

@@ -15,6 +15,8 @@ var readRoutes = []struct{ method, target, key string }{
 	{http.MethodGet, "/v1/tenants/t1/usage", financeKey},
 	{http.MethodPost, "/v1/periods/2026-10/close", financeKey},
 	{http.MethodGet, "/v1/invoices", financeKey},
+	{http.MethodGet, "/v1/tenants/t1/usage", tenantKey},
+	{http.MethodGet, "/v1/invoices?tenant=t1", tenantKey},
 	{http.MethodGet, "/v1/unbilled?period=2026-10", financeKey},
 	{http.MethodGet, "/v1/reports?period=2026-10", financeKey},
 	{http.MethodGet, "/v1/reports/trend?from=2026-09&to=2026-10", financeKey},

@@ -16,13 +16,13 @@ var knownCapabilities = []string{"sso_scim", "seats.learner"}
 
 func (r *recorder) Entitlements(_ context.Context, tenant string, seq uint64) (*entitlements.View, error) {
 	r.calls++
-	r.seq = seq
+	r.seq, r.tenant = seq, tenant
 	return &entitlements.View{Tenant: tenant, Position: seq}, nil
 }
 
-func (r *recorder) Check(_ context.Context, _, capability string, seq uint64) (entitlements.CheckResult, error) {
+func (r *recorder) Check(_ context.Context, tenant, capability string, seq uint64) (entitlements.CheckResult, error) {
 	r.calls++
-	r.seq = seq
+	r.seq, r.tenant = seq, tenant
 	if !slices.Contains(knownCapabilities, capability) {
 		return entitlements.CheckResult{}, &entitlements.UnknownCapabilityError{Capability: capability, Known: knownCapabilities}
 	}
@@ -31,7 +31,8 @@ func (r *recorder) Check(_ context.Context, _, capability string, seq uint64) (e
 
 // TestEntitlementReads: the reads wait for the position the barrier found
 // stored (7 in the recorder), a check answers its capability, an unknown
-// one is a 404 listing every capability, and only the finance key reads.
+// one is a 404 listing every capability; the finance key and the
+// tenant's own key read (the tenant keys: TestRoutesByRole).
 func TestEntitlementReads(t *testing.T) {
 	rec := &recorder{}
 	h := newFuzzRouter(t, rec)

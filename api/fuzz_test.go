@@ -27,6 +27,7 @@ const (
 	financeKey  = "finance-key-0123456789abcdef"
 	ingestKey   = "ingest-key-0123456789abcdef"
 	providerKey = "provider-key-0123456789abcdef"
+	tenantKey   = "tenant-key-of-t1-0123456789abcdef"
 )
 
 // apiNow is the router's clock.
@@ -34,6 +35,7 @@ var apiNow = time.Date(2026, 11, 15, 12, 0, 0, 0, time.UTC)
 
 // recorder stands in for every backend and keeps the arguments it got.
 type recorder struct {
+	tenant         string // of the last usage or invoices read
 	from, to, asOf time.Time
 	period         string
 	months         []string
@@ -65,6 +67,7 @@ func (r *recorder) FinanceTrend(_ context.Context, months []string) (finance.Tre
 
 func (r *recorder) Usage(_ context.Context, tenant string, from, to time.Time) (aggregators.Usage, error) {
 	r.calls++
+	r.tenant = tenant
 	r.from, r.to = from, to
 	return aggregators.Usage{Tenant: tenant, From: from, To: to}, nil
 }
@@ -75,8 +78,9 @@ func (r *recorder) ClosePeriod(_ context.Context, p billing.Period) (billing.Clo
 	return billing.CloseResult{Period: p.String()}, nil
 }
 
-func (r *recorder) Invoices(_ context.Context, _, period string) ([]billing.Invoice, error) {
+func (r *recorder) Invoices(_ context.Context, tenant, period string) ([]billing.Invoice, error) {
 	r.calls++
+	r.tenant = tenant
 	r.period = period
 	return nil, nil
 }
@@ -115,7 +119,9 @@ func newFuzzRouter(f testing.TB, rec *recorder) http.Handler {
 	keys, err := auth.Parse([]byte(`{"keys":[
 		{"name":"fin","role":"finance","key":"` + financeKey + `"},
 		{"name":"tutor","role":"ingest","key":"` + ingestKey + `"},
-		{"name":"acme","role":"provider","provider":"prov_acme","key":"` + providerKey + `"}]}`))
+		{"name":"acme","role":"provider","provider":"prov_acme","key":"` + providerKey + `"},
+		{"name":"t1-portal","role":"tenant","tenant":"t1","key":"` + tenantKey + `"},
+		{"name":"t2-portal","role":"tenant","tenant":"t2","key":"` + otherTenantKey + `"}]}`))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -341,7 +347,7 @@ func FuzzQueryParams(f *testing.F) {
 func FuzzAuthorization(f *testing.F) {
 	for _, h := range []string{
 		"Bearer " + financeKey, "bearer " + financeKey, "BEARER  " + financeKey + " ", "Bearer " + ingestKey,
-		"Bearer " + providerKey, "Bearer " + financeKey + "x", "Basic " + financeKey, "Bearer", "Bearer ", "",
+		"Bearer " + providerKey, "Bearer " + tenantKey, "Bearer " + financeKey + "x", "Basic " + financeKey, "Bearer", "Bearer ", "",
 		financeKey, "Bearer\t" + financeKey, "Token " + financeKey,
 	} {
 		f.Add(h)
@@ -368,11 +374,11 @@ func FuzzAuthorization(f *testing.F) {
 				t.Fatalf("Authorization %q let a request in", header)
 			}
 		case http.StatusForbidden:
-			if secret != ingestKey && secret != providerKey || rec.calls != 0 {
+			if secret != ingestKey && secret != providerKey && secret != tenantKey || rec.calls != 0 {
 				t.Fatalf("Authorization %q: 403 without a known key of another role", header)
 			}
 		case http.StatusUnauthorized:
-			if secret == financeKey || secret == ingestKey || secret == providerKey || rec.calls != 0 ||
+			if secret == financeKey || secret == ingestKey || secret == providerKey || secret == tenantKey || rec.calls != 0 ||
 				!strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer ") {
 				t.Fatalf("Authorization %q: 401 for a known key, or no challenge", header)
 			}

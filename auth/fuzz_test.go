@@ -3,7 +3,9 @@ package auth
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -15,7 +17,11 @@ func FuzzParseKeys(f *testing.F) {
 	f.Add([]byte(`{"keys":[
 		{"name":"tutor","role":"ingest","key":"` + k1 + `"},
 		{"name":"fin","role":"finance","key":"` + k2 + `"},
-		{"name":"acme","role":"provider","provider":"prov_acme","key":"` + k3 + `"}]}`))
+		{"name":"acme","role":"provider","provider":"prov_acme","key":"` + k3 + `"},
+		{"name":"globex","role":"tenant","tenant":"t_globex","key":"` + k4 + `"}]}`))
+	f.Add([]byte(`{"keys":[{"name":"a","role":"tenant","key":"` + k4 + `"}]}`))
+	f.Add([]byte(`{"keys":[{"name":"a","role":"finance","tenant":"t1","key":"` + k4 + `"}]}`))
+	f.Add([]byte(`{"keys":[{"name":"a","role":"tenant","tenant":"t\u0001","key":"` + k4 + `"}]}`))
 	f.Add([]byte(`{"keys":[{"name":"dev-ingest","role":"ingest","key":"tk_ingest_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}` + "\n"))
 	f.Add([]byte(`{"keys":[{"name":"a","role":"ingest","key":"` + k1 + `"},{"name":"b","role":"finance","key":"` + k1 + `"}]}`))
 	f.Add([]byte(`{"keys":[{"name":"a","role":"provider","key":"` + k1 + `"}]}`))
@@ -40,6 +46,7 @@ func FuzzParseKeys(f *testing.F) {
 				Name     string `json:"name"`
 				Role     string `json:"role"`
 				Provider string `json:"provider"`
+				Tenant   string `json:"tenant"`
 				Key      string `json:"key"`
 			} `json:"keys"`
 		}
@@ -57,18 +64,22 @@ func FuzzParseKeys(f *testing.F) {
 			secrets[k.Key] = true
 			switch k.Role {
 			case "ingest", "finance":
-				if k.Provider != "" {
-					t.Fatalf("keys[%d]: provider on a %s key", i, k.Role)
+				if k.Provider != "" || k.Tenant != "" {
+					t.Fatalf("keys[%d]: provider or tenant on a %s key", i, k.Role)
 				}
 			case "provider":
-				if k.Provider == "" {
-					t.Fatalf("keys[%d]: provider key without provider", i)
+				if k.Provider == "" || k.Tenant != "" {
+					t.Fatalf("keys[%d]: provider key without provider, or with a tenant", i)
+				}
+			case "tenant":
+				if k.Tenant == "" || len(k.Tenant) > 256 || k.Provider != "" || strings.ContainsFunc(k.Tenant, unicode.IsControl) {
+					t.Fatalf("keys[%d]: tenant key with tenant %q, provider %q", i, k.Tenant, k.Provider)
 				}
 			default:
 				t.Fatalf("keys[%d]: role %q accepted", i, k.Role)
 			}
 			p, ok := kr.Authenticate(k.Key)
-			want := Principal{Name: k.Name, Role: Role(k.Role), Provider: k.Provider}
+			want := Principal{Name: k.Name, Role: Role(k.Role), Provider: k.Provider, Tenant: k.Tenant}
 			if !ok || p != want {
 				t.Fatalf("Authenticate(keys[%d]) = %+v, %v; want %+v", i, p, ok, want)
 			}

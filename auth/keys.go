@@ -5,7 +5,8 @@
 //	{"keys": [
 //	  {"name": "ai-tutor", "role": "ingest", "key": "…"},
 //	  {"name": "finance", "role": "finance", "key": "…"},
-//	  {"name": "acme-courses", "role": "provider", "provider": "prov_acme", "key": "…"}
+//	  {"name": "acme-courses", "role": "provider", "provider": "prov_acme", "key": "…"},
+//	  {"name": "globex-portal", "role": "tenant", "tenant": "t_globex", "key": "…"}
 //	]}
 //
 // Keys are compared in constant time (as SHA-256 digests, against every
@@ -23,7 +24,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,7 +41,13 @@ const (
 	RoleFinance Role = "finance"
 	// RoleProvider may read its own provider's balance, payouts and statements.
 	RoleProvider Role = "provider"
+	// RoleTenant may read its own tenant's usage, invoices and
+	// entitlements (SPEC §6), and nothing else.
+	RoleTenant Role = "tenant"
 )
+
+// Roles returns every role.
+func Roles() []Role { return []Role{RoleIngest, RoleFinance, RoleProvider, RoleTenant} }
 
 // MinKeyLength is the shortest key accepted in a keys file.
 const MinKeyLength = 24
@@ -51,6 +60,7 @@ type Key struct {
 	Name     string `json:"name"`
 	Role     Role   `json:"role"`
 	Provider string `json:"provider,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
 	Secret   string `json:"key"`
 }
 
@@ -63,7 +73,23 @@ type File struct {
 type Principal struct {
 	Name     string
 	Role     Role
-	Provider string
+	Provider string // for RoleProvider
+	Tenant   string // for RoleTenant
+}
+
+// CanReadTenant reports whether the principal may read tenant's data
+// (usage, invoices, entitlements): a finance key any tenant's, a tenant
+// key its own only. An API answers a tenant key asking for another
+// tenant with 404, not 403, so that it does not learn the tenant exists;
+// other roles get 403.
+func (p Principal) CanReadTenant(tenant string) bool {
+	switch p.Role {
+	case RoleFinance:
+		return true
+	case RoleTenant:
+		return tenant != "" && tenant == p.Tenant
+	}
+	return false
 }
 
 // Keyring authenticates keys.
@@ -102,12 +128,18 @@ func Parse(data []byte) (*Keyring, error) {
 		switch {
 		case k.Name == "":
 			return nil, fmt.Errorf("%w: keys[%d]: name is required", ErrInvalidKeys, i)
-		case k.Role != RoleIngest && k.Role != RoleFinance && k.Role != RoleProvider:
-			return nil, fmt.Errorf("%w: %s: role must be ingest, finance or provider, got %q", ErrInvalidKeys, where, k.Role)
+		case !slices.Contains(Roles(), k.Role):
+			return nil, fmt.Errorf("%w: %s: role must be ingest, finance, provider or tenant, got %q", ErrInvalidKeys, where, k.Role)
 		case k.Role == RoleProvider && k.Provider == "":
 			return nil, fmt.Errorf("%w: %s: a provider key needs \"provider\"", ErrInvalidKeys, where)
 		case k.Role != RoleProvider && k.Provider != "":
 			return nil, fmt.Errorf("%w: %s: \"provider\" is only for provider keys", ErrInvalidKeys, where)
+		case k.Role == RoleTenant && k.Tenant == "":
+			return nil, fmt.Errorf("%w: %s: a tenant key needs \"tenant\" (the one tenant it reads)", ErrInvalidKeys, where)
+		case k.Role != RoleTenant && k.Tenant != "":
+			return nil, fmt.Errorf("%w: %s: \"tenant\" is only for tenant keys", ErrInvalidKeys, where)
+		case k.Role == RoleTenant && !validTenantID(k.Tenant):
+			return nil, fmt.Errorf("%w: %s: tenant %q is not a tenant id (an event subject: 1 to 256 bytes, no control characters)", ErrInvalidKeys, where, k.Tenant)
 		case len(k.Secret) < MinKeyLength:
 			return nil, fmt.Errorf("%w: %s: key must be at least %d characters", ErrInvalidKeys, where, MinKeyLength)
 		}
@@ -116,9 +148,16 @@ func Parse(data []byte) (*Keyring, error) {
 			return nil, fmt.Errorf("%w: %s: the same key is listed twice", ErrInvalidKeys, where)
 		}
 		seen[d] = true
-		kr.entries = append(kr.entries, entry{digest: d, who: Principal{Name: k.Name, Role: k.Role, Provider: k.Provider}})
+		kr.entries = append(kr.entries, entry{digest: d, who: Principal{Name: k.Name, Role: k.Role, Provider: k.Provider, Tenant: k.Tenant}})
 	}
 	return kr, nil
+}
+
+// validTenantID is the rule of an event subject (SPEC §1, schemas): 1 to
+// 256 bytes with no control characters, so that a tenant key can name
+// any tenant events can.
+func validTenantID(s string) bool {
+	return s != "" && len(s) <= 256 && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // LoadFile reads and parses a keys file.

@@ -12,13 +12,15 @@ const (
 	k1 = "ingest-key-0123456789abcdef"
 	k2 = "finance-key-0123456789abcdef"
 	k3 = "provider-key-0123456789abcdef"
+	k4 = "tenant-key-0123456789abcdefgh"
 )
 
 func TestParseAndAuthenticate(t *testing.T) {
 	kr, err := Parse([]byte(`{"keys":[
 		{"name":"tutor","role":"ingest","key":"` + k1 + `"},
 		{"name":"fin","role":"finance","key":"` + k2 + `"},
-		{"name":"acme","role":"provider","provider":"prov_acme","key":"` + k3 + `"}]}`))
+		{"name":"acme","role":"provider","provider":"prov_acme","key":"` + k3 + `"},
+		{"name":"globex","role":"tenant","tenant":"t_globex","key":"` + k4 + `"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +32,7 @@ func TestParseAndAuthenticate(t *testing.T) {
 		{k1, Principal{Name: "tutor", Role: RoleIngest}, true},
 		{k2, Principal{Name: "fin", Role: RoleFinance}, true},
 		{k3, Principal{Name: "acme", Role: RoleProvider, Provider: "prov_acme"}, true},
+		{k4, Principal{Name: "globex", Role: RoleTenant, Tenant: "t_globex"}, true},
 		{k1 + "x", Principal{}, false},
 		{"", Principal{}, false},
 		{strings.ToUpper(k1), Principal{}, false},
@@ -52,12 +55,42 @@ func TestParseRejectsBadFiles(t *testing.T) {
 		"short key":         `{"keys":[{"name":"a","role":"ingest","key":"short"}]}`,
 		"provider missing":  `{"keys":[{"name":"a","role":"provider","key":"` + k1 + `"}]}`,
 		"provider on other": `{"keys":[{"name":"a","role":"finance","provider":"p","key":"` + k1 + `"}]}`,
+		"tenant missing":    `{"keys":[{"name":"a","role":"tenant","key":"` + k1 + `"}]}`,
+		"tenant on other":   `{"keys":[{"name":"a","role":"provider","provider":"p","tenant":"t","key":"` + k1 + `"}]}`,
+		"tenant on finance": `{"keys":[{"name":"a","role":"finance","tenant":"t","key":"` + k1 + `"}]}`,
+		"tenant control":    `{"keys":[{"name":"a","role":"tenant","tenant":"t\n1","key":"` + k1 + `"}]}`,
+		"tenant too long":   `{"keys":[{"name":"a","role":"tenant","tenant":"` + strings.Repeat("t", 257) + `","key":"` + k1 + `"}]}`,
 		"same key twice": `{"keys":[{"name":"a","role":"ingest","key":"` + k1 + `"},
 			{"name":"b","role":"finance","key":"` + k1 + `"}]}`,
 	}
 	for name, data := range cases {
 		if _, err := Parse([]byte(data)); !errors.Is(err, ErrInvalidKeys) {
 			t.Errorf("%s: err %v, want ErrInvalidKeys", name, err)
+		}
+	}
+}
+
+// CanReadTenant: finance reads every tenant, a tenant key its own only,
+// the other roles none.
+func TestCanReadTenant(t *testing.T) {
+	cases := []struct {
+		p      Principal
+		tenant string
+		want   bool
+	}{
+		{Principal{Role: RoleFinance}, "t_a", true},
+		{Principal{Role: RoleTenant, Tenant: "t_a"}, "t_a", true},
+		{Principal{Role: RoleTenant, Tenant: "t_a"}, "t_b", false},
+		{Principal{Role: RoleTenant, Tenant: "t_a"}, "T_A", false},
+		{Principal{Role: RoleTenant, Tenant: "t_a"}, "", false},
+		{Principal{Role: RoleTenant}, "", false},
+		{Principal{Role: RoleProvider, Provider: "t_a"}, "t_a", false},
+		{Principal{Role: RoleIngest}, "t_a", false},
+		{Principal{}, "", false},
+	}
+	for _, tc := range cases {
+		if got := tc.p.CanReadTenant(tc.tenant); got != tc.want {
+			t.Errorf("%+v.CanReadTenant(%q) = %v; want %v", tc.p, tc.tenant, got, tc.want)
 		}
 	}
 }

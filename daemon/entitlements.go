@@ -13,9 +13,8 @@ import (
 // loops.
 func (d *Daemon) buildEntitlements(book *pricebook.Book, wm *pipeline.Watermark, rejecter entitlements.Rejecter) (*entitlements.State, error) {
 	return entitlements.New(entitlements.Config{
-		Book: book,
-		// The SPEC §6 table until the price book carries the matrix.
-		Matrix:   entitlements.SpecMatrix,
+		Book:     book,
+		Matrix:   entitlements.BookMatrix(book),
 		Store:    d.store.Events(),
 		Position: storedPosition{wm},
 		Rejecter: rejecter,

@@ -28,16 +28,15 @@ import (
 // before it, in November 2026.
 var entNow = nov(20, 12)
 
-// entCapabilities are the matrix's 19 capabilities (SPEC §6) and the three
-// checks of seats and AI credits, as the 404 of an unknown capability
-// lists them.
-var entCapabilities = []string{
+// entCapabilities are the matrix's 19 capabilities (SPEC §6) in the price
+// book's order (sorted by key), then the three checks of seats and AI
+// credits, as the 404 of an unknown capability lists them.
+var entCapabilities = append(slices.Sorted(slices.Values([]string{
 	"learner_player_offline", "ai_tutor", "authoring", "ai_co_author", "live_collab_offline_authoring",
 	"marketplace_buyer", "marketplace_seller", "scorm_1_2_export", "scorm_2004_xapi_cmi5", "sso_scim",
 	"assignments_compliance", "ai_admin_insight", "api_keys_webhooks", "lti_1_3", "data_residency",
 	"hipaa_baa", "white_label", "mobile_native", "support_sla",
-	"seats.learner", "seats.author", "ai_credits",
-}
+})), "seats.learner", "seats.author", "ai_credits")
 
 // check answers GET /v1/tenants/{t}/entitlements/{capability} with key,
 // requiring 200.
@@ -370,4 +369,39 @@ func startNATS(t *testing.T) string {
 	}
 	t.Cleanup(ns.Shutdown)
 	return ns.ClientURL()
+}
+
+// TestEntitlementsWithTenantKeys: a tenant key reads its own tenant's
+// entitlements, and gets the same 404 for another tenant's as for a
+// tenant that does not exist; an ingest key is refused.
+func TestEntitlementsWithTenantKeys(t *testing.T) {
+	keys, tenantKeys := withTenantKeys(t, "t_ent_a", "t_ent_b")
+	tl := startTally(t, withClock(entNow), keys)
+	tl.mustAccept(2, 0, subStart("tk-a", "t_ent_a", "business", nov(1, 0), ""),
+		subStart("tk-b", "t_ent_b", "team", nov(1, 0), ""))
+
+	own := tenantKeys["t_ent_a"]
+	if c := tl.check(own, "t_ent_a", "sso_scim"); !c.Allowed || c.Reason != entitlements.ReasonIncluded {
+		t.Errorf("t_ent_a's own key, sso_scim on business: %+v, want allowed (included)", c)
+	}
+	status, _, body := tl.do(http.MethodGet, "/v1/tenants/t_ent_a/entitlements", own, "", nil)
+	var v entitlements.View
+	if err := json.Unmarshal(body, &v); err != nil || status != http.StatusOK || v.Plan != "business" {
+		t.Errorf("t_ent_a's own key, its view: %d %s", status, body)
+	}
+	for _, path := range []string{"/v1/tenants/t_ent_b/entitlements", "/v1/tenants/t_ent_b/entitlements/sso_scim"} {
+		other, _, otherBody := tl.do(http.MethodGet, path, own, "", nil)
+		none, _, noneBody := tl.do(http.MethodGet, strings.Replace(path, "t_ent_b", "t_nobody", 1), own, "", nil)
+		if other != http.StatusNotFound || none != http.StatusNotFound || string(otherBody) != string(noneBody) {
+			t.Errorf("t_ent_a's key on %s: %d %s; on a tenant that does not exist: %d %s; want the same 404",
+				path, other, otherBody, none, noneBody)
+		}
+	}
+	if status, _, body := tl.do(http.MethodGet, "/v1/tenants/t_ent_a/entitlements/sso_scim", tl.ingest, "", nil); status != http.StatusForbidden {
+		t.Errorf("ingest key: %d %s, want 403", status, body)
+	}
+	// b's key reads b: team has no sso_scim.
+	if c := tl.check(tenantKeys["t_ent_b"], "t_ent_b", "sso_scim"); c.Allowed || c.Reason != entitlements.ReasonNotAvailable {
+		t.Errorf("t_ent_b's own key, sso_scim on team: %+v, want not_available", c)
+	}
 }

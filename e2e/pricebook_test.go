@@ -36,7 +36,7 @@ func oct(day, hour int) time.Time { return time.Date(2026, 10, day, hour, 0, 0, 
 // the shipped version is refused at start.
 func TestLateEventUnderAnEarlierPriceBook(t *testing.T) {
 	shipped := pricebook.Default().Version
-	const next = "2026-12-01.1"
+	const next = "2027-01-01.1" // not the shipped version
 	tl := startTally(t, withClock(time.Date(2026, 11, 2, 2, 0, 0, 0, time.UTC)), withDSN(newDatabase(t)), withDataDir(t.TempDir()))
 	events := append([]string{ev("billing", "pb-start", "subscription.started", "tenant-pb", oct(1, 0),
 		`{"plan":"team","term":"monthly","currency":"USD"}`)},

@@ -32,7 +32,7 @@ type world struct {
 func newWorld(t *testing.T, now time.Time) *world {
 	t.Helper()
 	mem := &memStore{}
-	s, err := New(Config{Book: pricebook.Default(), Matrix: SpecMatrix, Store: mem, Position: mem, Rejecter: mem,
+	s, err := New(Config{Book: pricebook.Default(), Matrix: BookMatrix(pricebook.Default()), Store: mem, Position: mem, Rejecter: mem,
 		Now: func() time.Time { return now }, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)

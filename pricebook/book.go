@@ -58,6 +58,39 @@ type Plan struct {
 	Limits     []Limit
 	AIIncluded decimal.Decimal // credits included per month
 	AIOverage  Prices          // per credit; a unit price, any number of digits
+	// Entitlements is the plan's row of the matrix (SPEC §6): a value for
+	// every capability of [Capabilities]. Nil only in a book archived
+	// before the matrix existed ([Book.HasMatrix]).
+	Entitlements map[Capability]EntitlementValue
+	// Terms are the only terms the plan is sold on; nil means every term
+	// of the book (pilot: "pilot" only).
+	Terms []schemas.Term
+	// Flat is a fixed fee for a whole engagement instead of a monthly base
+	// (pilot: 2,500.00 for 3 months); nil for a monthly plan.
+	Flat *Flat
+}
+
+// TermPilot is the term of a plan with a [Flat] fee (SPEC §1, §8). It is
+// not a term of [schemas.Terms]: the pilot lifecycle (issue 15) is not
+// rated yet, and ingest refuses a pilot subscription ([Book.CheckEvent]).
+const TermPilot schemas.Term = "pilot"
+
+// Flat is the fixed fee of an engagement of a number of months.
+type Flat struct {
+	Price  Prices // for the whole engagement; a fixed fee
+	Months int64
+}
+
+// LimitOf returns the limit that covers seat type st (shared with other
+// seat types where Limit.SeatTypes lists several); ok is false when st is
+// unlimited on the plan.
+func (p *Plan) LimitOf(st schemas.SeatType) (l Limit, ok bool) {
+	for _, l := range p.Limits {
+		if slices.Contains(l.SeatTypes, st) {
+			return l, true
+		}
+	}
+	return Limit{}, false
 }
 
 // Seat is the pricing of one seat type on a plan.
@@ -73,17 +106,16 @@ type Limit struct {
 	Max       int64
 }
 
-// Addon is a recurring monthly add-on.
+// Addon is a recurring monthly add-on. Its key is a [Capability]; the
+// matrix says on which plans it is sold, included or not available
+// ([Book.AddonOn]).
 type Addon struct {
 	Key   string
 	Price Prices // per month; a fixed fee
-	// Plans are the plans the add-on is available on; nil means every plan.
+	// Plans are the plans the add-on is sold on, in a book archived before
+	// the matrix existed (nil there means every plan). A book with the
+	// matrix leaves it nil: the matrix decides.
 	Plans []string
-}
-
-// AllowedOn reports whether the add-on is available on the plan.
-func (a *Addon) AllowedOn(plan string) bool {
-	return a.Plans == nil || slices.Contains(a.Plans, plan)
 }
 
 // Term is a subscription term and its discount on recurring fees.
@@ -226,18 +258,19 @@ func (b *Book) PlanIn(plan string, c money.Currency) (PlanPrices, error) {
 }
 
 // AddonIn returns the monthly price of the add-on on the plan in currency
-// c. Errors wrap [ErrUnknownAddon], [ErrAddonNotAllowed] or
-// [ErrUnpricedCurrency].
+// c: its price where the plan sells it, zero where the plan includes it
+// ([AddonIncluded]). Errors wrap [ErrUnknownAddon], [ErrUnknownPlan],
+// [ErrAddonNotAllowed] or [ErrUnpricedCurrency].
 func (b *Book) AddonIn(addon, plan string, c money.Currency) (decimal.Decimal, error) {
-	a, err := b.Addon(addon)
+	on, err := b.AddonOn(addon, plan)
 	if err != nil {
 		return decimal.Decimal{}, err
-	}
-	if !a.AllowedOn(plan) {
-		return decimal.Decimal{}, fmt.Errorf("pricing add-on %q on plan %q: %w", addon, plan, ErrAddonNotAllowed)
 	}
 	if _, err := b.Currency(c.Code); err != nil {
 		return decimal.Decimal{}, err
 	}
-	return a.Price[c.Code], nil
+	if on == AddonIncluded {
+		return c.Round(decimal.Zero), nil
+	}
+	return b.Addons[addon].Price[c.Code], nil
 }

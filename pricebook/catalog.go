@@ -135,7 +135,7 @@ func fromRecords(version string, rs []Record) (*Book, error) {
 			return nil, fmt.Errorf("stored twice with different content: %w", ErrVersionConflict)
 		}
 	}
-	b, err := Parse(rs[0].Source)
+	b, err := parseArchived(rs[0].Source)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the stored source: %w", err)
 	}

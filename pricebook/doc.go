@@ -17,6 +17,14 @@
 // version already used) and returns the [Catalog] of every version, so
 // that a closed month is re-rated with the prices it was billed under.
 //
+// Every plan carries its row of the entitlement matrix of SPEC §6
+// ([Capabilities], [Book.Entitlement], [Book.Matrix]), validated at load:
+// every capability, values of the SPEC only, errors naming plan and
+// capability. Add-ons are capabilities: sold where the matrix says
+// "addon", free where the plan includes them, refused elsewhere
+// ([Book.AddonOn], [Book.CheckEvent]). A version archived before the
+// matrix is still read back for re-rating, with its own add-on lists.
+//
 // The marketplace's minimum payout covers every currency a sale may be in
 // ([Minimums]): explicit amounts and a "default" for the rest; a book that
 // leaves a currency without one is refused.

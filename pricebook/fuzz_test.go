@@ -19,14 +19,24 @@ import (
 
 // smallBook is a valid one-currency book, small enough for the fuzzer to
 // mutate into every validation branch quickly.
-const smallBook = `{"version":"v1","currencies":["KWD"],
+var smallBook = `{"version":"v1","currencies":["KWD"],
 "plans":{"p":{"base":{"KWD":"1.500"},
   "seats":{"learner":{"included":"2","price":{"KWD":"0.250"}},"author":{"included":"0","price":{"KWD":"3"}}},
   "limits":[{"seat_types":["learner","author"],"max":"5"}],
-  "ai":{"included_credits":"10.5","overage_price":{"KWD":"0.0001"}}}},
-"addons":{"sso":{"price":{"KWD":"2.000"},"plans":["p"]},"x":{"price":{"KWD":"0"}}},
+  "ai":{"included_credits":"10.5","overage_price":{"KWD":"0.0001"}},
+  "entitlements":{` + smallRow + `}}},
+"addons":{"white_label":{"price":{"KWD":"2.000"}},"hipaa_baa":{"price":{"KWD":"0"}}},
 "terms":{"monthly":{"discount":"0"},"annual":{"discount":"0.20"},"multi_year":{"discount":"0.25"}},
 "marketplace":{"platform_fee":"0.20","refund_window_days":"14","minimum_payout":{"KWD":"20.000","default":"25"},"payout_schedule":"monthly"}}`
+
+// smallRow is smallBook's row of the matrix: white_label an add-on,
+// hipaa_baa included, data_residency not available, a few levels.
+const smallRow = `"white_label":"addon","hipaa_baa":"included","data_residency":"not_available",` +
+	`"support_sla":"premium","ai_admin_insight":"v2","marketplace_seller":"opt_in",` +
+	`"learner_player_offline":"included","ai_tutor":"included","authoring":"basic","ai_co_author":"included",` +
+	`"live_collab_offline_authoring":"included","marketplace_buyer":"included","scorm_1_2_export":"included",` +
+	`"scorm_2004_xapi_cmi5":"included","sso_scim":"included","assignments_compliance":"included",` +
+	`"api_keys_webhooks":"webhooks_only","lti_1_3":"included","mobile_native":"included"`
 
 // FuzzBookInvariants checks the price book loader beyond "does not
 // panic": a rejection is a *FieldError wrapping ErrInvalid with a message;
@@ -48,8 +58,16 @@ func FuzzBookInvariants(f *testing.F) {
 		{`"max":"5"`, `"max":"5.0"`},
 		{`"refund_window_days":"14"`, `"refund_window_days":"3651"`},
 		{`"payout_schedule":"monthly"`, `"payout_schedule":"weekly"`},
-		{`"plans":["p"]`, `"plans":["q"]`},
-		{`"plans":["p"]`, `"plans":[]`},
+		{`"white_label":{"price"`, `"white_label":{"plans":["p"],"price"`},
+		{`"white_label":{"price"`, `"jetpack":{"price"`},
+		{`"white_label":"addon"`, `"white_label":"sometimes"`},
+		{`"white_label":"addon"`, `"jetpack":"addon"`},
+		{`"hipaa_baa":"included"`, `"hipaa_baa":"addon"`},
+		{`,"hipaa_baa":{"price":{"KWD":"0"}}`, ``},
+		{`"data_residency":"not_available",`, ``},
+		{`"ai":{`, `"terms":["pilot"],"flat":{"price":{"KWD":"9.000"},"months":"3"},"ai":{`},
+		{`"ai":{`, `"terms":["pilot","monthly"],"flat":{"price":{"KWD":"9.000"},"months":"3"},"ai":{`},
+		{`"ai":{`, `"terms":["annual"],"ai":{`},
 		{`"multi_year"`, `"quarterly"`},
 		{`"currencies":["KWD"]`, `"currencies":["KWD","KWD"]`},
 		{`"version":"v1"`, `"version":"v 1"`},
@@ -132,6 +150,16 @@ func checkBook(t *testing.T, b *pricebook.Book) {
 		t.Fatal("no plans")
 	}
 	for name, p := range b.Plans {
+		if p.Flat != nil {
+			prices("plans."+name+".flat.price", p.Flat.Price, true)
+			if p.Flat.Months < 1 || !slices.Equal(p.Terms, []schemas.Term{pricebook.TermPilot}) {
+				t.Fatalf("plan %s: flat fee for %d months on terms %v", name, p.Flat.Months, p.Terms)
+			}
+		} else if slices.Contains(p.Terms, pricebook.TermPilot) {
+			t.Fatalf("plan %s: term pilot without a flat fee", name)
+		}
+	}
+	for name, p := range b.Plans {
 		key("plan", name)
 		prices("plans."+name+".base", p.Base, true)
 		prices("plans."+name+".ai.overage_price", p.AIOverage, false)
@@ -167,24 +195,7 @@ func checkBook(t *testing.T, b *pricebook.Book) {
 			}
 		}
 	}
-	for name, a := range b.Addons {
-		key("add-on", name)
-		prices("addons."+name+".price", a.Price, true)
-		if a.Plans != nil && len(a.Plans) == 0 {
-			t.Fatalf("add-on %s: empty plan list", name)
-		}
-		for i, p := range a.Plans {
-			if _, ok := b.Plans[p]; !ok || slices.Contains(a.Plans[:i], p) {
-				t.Fatalf("add-on %s: plans %v", name, a.Plans)
-			}
-		}
-		for plan := range b.Plans {
-			_, err := b.AddonIn(name, plan, b.Currencies[0])
-			if (err == nil) != a.AllowedOn(plan) {
-				t.Fatalf("AddonIn(%s, %s) = %v, allowed %v", name, plan, err, a.AllowedOn(plan))
-			}
-		}
-	}
+	checkMatrix(t, b)
 	if len(b.Terms) != len(schemas.Terms()) {
 		t.Fatalf("%d terms", len(b.Terms))
 	}
@@ -210,5 +221,55 @@ func checkBook(t *testing.T, b *pricebook.Book) {
 	}
 	if m.PayoutSchedule != "monthly" {
 		t.Fatalf("payout schedule %q", m.PayoutSchedule)
+	}
+}
+
+// checkMatrix: a parsed book has the whole matrix, in the values of SPEC
+// §6; each add-on is a capability, sold at its price where the matrix
+// says addon, free where the plan includes it, refused elsewhere; every
+// addon cell can be bought.
+func checkMatrix(t *testing.T, b *pricebook.Book) {
+	t.Helper()
+	if !b.HasMatrix() {
+		t.Fatal("a parsed book without the matrix")
+	}
+	c := b.Currencies[0]
+	for name, p := range b.Plans {
+		if len(p.Entitlements) != len(pricebook.Capabilities()) {
+			t.Fatalf("plan %s: %d capabilities", name, len(p.Entitlements))
+		}
+		for _, cap := range pricebook.Capabilities() {
+			v, ok := b.Entitlement(name, cap)
+			if !ok || !v.Valid() {
+				t.Fatalf("plan %s: %s = %q, %v", name, cap, v, ok)
+			}
+			if _, priced := b.Addons[string(cap)]; v.IsAddon() && !priced {
+				t.Fatalf("plan %s sells %s as an add-on the book does not price", name, cap)
+			}
+		}
+	}
+	for name, a := range b.Addons {
+		if _, ok := pricebook.ParseCapability(name); !ok || a.Plans != nil {
+			t.Fatalf("add-on %s: not a capability, or a plan list %v", name, a.Plans)
+		}
+		prices := a.Price
+		for plan := range b.Plans {
+			v, _ := b.Entitlement(plan, pricebook.Capability(name))
+			got, err := b.AddonIn(name, plan, c)
+			switch {
+			case v.IsAddon():
+				if err != nil || !got.Equal(prices[c.Code]) {
+					t.Fatalf("AddonIn(%s, %s) = %s, %v; want the price", name, plan, got, err)
+				}
+			case v == pricebook.ValueIncluded || v.IsLevel():
+				if err != nil || !got.IsZero() {
+					t.Fatalf("AddonIn(%s, %s) = %s, %v; want 0 (included)", name, plan, got, err)
+				}
+			default:
+				if !errors.Is(err, pricebook.ErrAddonNotAllowed) {
+					t.Fatalf("AddonIn(%s, %s) = %s, %v; want ErrAddonNotAllowed (%s)", name, plan, got, err, v)
+				}
+			}
+		}
 	}
 }

@@ -58,6 +58,16 @@ type filePlan struct {
 	Seats  map[string]fileSeat `json:"seats"`
 	Limits []fileLimit         `json:"limits"`
 	AI     *fileAI             `json:"ai"`
+	// The fields below came with the entitlement matrix; omitempty keeps
+	// the canonical source of a book archived before them unchanged.
+	Entitlements map[string]string `json:"entitlements,omitempty"`
+	Terms        []string          `json:"terms,omitempty"` // absent: every term of the book
+	Flat         *fileFlat         `json:"flat,omitempty"`
+}
+
+type fileFlat struct {
+	Price  map[string]string `json:"price"`
+	Months string            `json:"months"`
 }
 
 type fileSeat struct {
@@ -93,8 +103,17 @@ type fileMarketplace struct {
 
 // Parse decodes and validates a price book. Errors wrap [ErrInvalid]; the
 // first problem found (in a fixed order: fields in file-format order, map
-// keys sorted) is reported as a [*FieldError].
-func Parse(data []byte) (*Book, error) {
+// keys sorted) is reported as a [*FieldError]. Every plan must carry its
+// row of the entitlement matrix.
+func Parse(data []byte) (*Book, error) { return parse(data, false) }
+
+// parseArchived is [Parse] for a version [Keep] read back from the
+// archive: a book from before the entitlement matrix (no plan has
+// "entitlements") is accepted too, its add-ons sold where their "plans"
+// lists say, so that the months billed under it can still be re-rated.
+func parseArchived(data []byte) (*Book, error) { return parse(data, true) }
+
+func parse(data []byte, archived bool) (*Book, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f fileBook
@@ -105,7 +124,7 @@ func Parse(data []byte) (*Book, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &FieldError{Message: "unexpected data after the top-level object"}
 	}
-	v := validator{}
+	v := validator{archived: archived}
 	b := v.book(&f)
 	if v.err != nil {
 		return nil, v.err

@@ -50,6 +50,9 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		{"enterprise", "1999.00", seat{0, "8.00"}, seat{0, "25.00"}, "", "100000", "0.012", "199900", "1.2"},
 		{"enterprise_plus", "4999.00", seat{0, "9.00"}, seat{0, "30.00"}, "", "250000", "0.010", "499900", "1"},
 		{"healthcare", "5999.00", seat{0, "10.00"}, seat{0, "35.00"}, "", "250000", "0.010", "599900", "1"},
+		{"marketplace_provider", "0.00", seat{0, "4.00"}, seat{0, "15.00"}, "", "1000", "0.020", "0", "2"},
+		// pilot: no monthly base (its flat fee is checked below).
+		{"pilot", "0.00", seat{500, "4.00"}, seat{0, "15.00"}, "[learner]≤500 [author]≤0", "5000", "0.018", "0", "1.8"},
 	}
 	if len(b.Plans) != len(tests) {
 		t.Fatalf("book has %d plans; want %d", len(b.Plans), len(tests))
@@ -93,21 +96,47 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		})
 	}
 
+	// pilot: a flat 2,500.00 (EUR 2,500.00, JPY 250,000) for 3 months, term
+	// pilot only.
+	pilot := b.Plans["pilot"]
+	if f := pilot.Flat; f == nil || f.Months != 3 || money.FormatDecimal(f.Price["USD"]) != "2500.00" ||
+		money.FormatDecimal(f.Price["EUR"]) != "2500.00" || money.FormatDecimal(f.Price["JPY"]) != "250000" ||
+		len(pilot.Terms) != 1 || pilot.Terms[0] != "pilot" {
+		t.Errorf("pilot: flat %+v, terms %v", pilot.Flat, pilot.Terms)
+	}
+	for name, p := range b.Plans {
+		if name != "pilot" && (p.Flat != nil || p.Terms != nil) {
+			t.Errorf("%s: flat %+v, terms %v; want a monthly plan on every term", name, p.Flat, p.Terms)
+		}
+	}
+
+	// Add-ons (SPEC §2): USD price where sold; 0 where included; refused
+	// elsewhere ("" below).
 	usd := currency(t, "USD")
 	for _, tt := range []struct{ addon, plan, price string }{
 		{"hipaa_baa", "enterprise", "1000.00"},
 		{"hipaa_baa", "enterprise_plus", "1000.00"},
-		{"white_label", "starter", "500.00"},
-		{"data_residency", "healthcare", "750.00"},
+		{"hipaa_baa", "healthcare", "0.00"},
+		{"white_label", "enterprise", "500.00"},
+		{"white_label", "marketplace_provider", "500.00"},
+		{"white_label", "enterprise_plus", "0.00"},
+		{"white_label", "healthcare", "0.00"},
+		{"data_residency", "business", "750.00"},
+		{"data_residency", "enterprise", "750.00"},
+		{"data_residency", "marketplace_provider", "750.00"},
+		{"data_residency", "enterprise_plus", "0.00"},
+		{"data_residency", "healthcare", "0.00"},
+		{"hipaa_baa", "starter", ""}, {"hipaa_baa", "team", ""}, {"hipaa_baa", "business", ""},
+		{"hipaa_baa", "marketplace_provider", ""}, {"hipaa_baa", "pilot", ""},
+		{"white_label", "starter", ""}, {"white_label", "team", ""}, {"white_label", "business", ""}, {"white_label", "pilot", ""},
+		{"data_residency", "starter", ""}, {"data_residency", "team", ""}, {"data_residency", "pilot", ""},
 	} {
 		got, err := b.AddonIn(tt.addon, tt.plan, usd)
-		if err != nil || money.FormatDecimal(got) != tt.price {
+		switch {
+		case tt.price == "" && !errors.Is(err, pricebook.ErrAddonNotAllowed):
+			t.Errorf("AddonIn(%s, %s) = %v, %v; want ErrAddonNotAllowed", tt.addon, tt.plan, got, err)
+		case tt.price != "" && (err != nil || scaled(got) != tt.price):
 			t.Errorf("AddonIn(%s, %s) = %v, %v; want %s", tt.addon, tt.plan, got, err, tt.price)
-		}
-	}
-	for _, plan := range []string{"starter", "team", "business", "healthcare"} {
-		if _, err := b.AddonIn("hipaa_baa", plan, usd); !errors.Is(err, pricebook.ErrAddonNotAllowed) {
-			t.Errorf("hipaa_baa on %s: %v; want ErrAddonNotAllowed", plan, err)
 		}
 	}
 	for term, d := range map[schemas.Term]string{schemas.TermMonthly: "0", schemas.TermAnnual: "0.20", schemas.TermMultiYear: "0.30"} {
@@ -161,7 +190,7 @@ func TestLookups(t *testing.T) {
 	if _, err := b.PlanIn("team", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
 		t.Errorf("PlanIn(team, GBP): %v", err)
 	}
-	if _, err := b.AddonIn("white_label", "team", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
+	if _, err := b.AddonIn("white_label", "enterprise", gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
 		t.Errorf("AddonIn(GBP): %v", err)
 	}
 	if _, err := b.Plans["team"].Base.In(gbp); !errors.Is(err, pricebook.ErrUnpricedCurrency) {
@@ -174,158 +203,6 @@ func TestLookups(t *testing.T) {
 	b.Plans["team"].Base["USD"] = b.Plans["team"].Base["USD"].Add(b.Plans["team"].Base["USD"])
 	if got := pricebook.Default().Plans["team"].Base["USD"]; money.FormatDecimal(got) != "199.00" {
 		t.Errorf("Default shares state: team base %s", got)
-	}
-}
-
-// mutate applies edit to the default book decoded as generic JSON.
-func mutate(t *testing.T, edit func(m map[string]any)) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(pricebook.DefaultJSON(), &m); err != nil {
-		t.Fatal(err)
-	}
-	edit(m)
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func obj(m map[string]any, path ...string) map[string]any {
-	for _, p := range path {
-		m = m[p].(map[string]any)
-	}
-	return m
-}
-
-func TestParseRejects(t *testing.T) {
-	tests := []struct {
-		name     string
-		edit     func(m map[string]any)
-		raw      string // used instead of edit when set
-		wantPath string
-		wantMsg  string
-	}{
-		{name: "unknown plan in add-on list", edit: func(m map[string]any) {
-			obj(m, "addons", "hipaa_baa")["plans"] = []any{"enterprise", "enterprize"}
-		}, wantPath: "addons.hipaa_baa.plans[1]", wantMsg: `unknown plan "enterprize"`},
-		{name: "negative price", edit: func(m map[string]any) {
-			obj(m, "plans", "team", "seats", "learner", "price")["EUR"] = "-4.00"
-		}, wantPath: "plans.team.seats.learner.price.EUR", wantMsg: "must not be negative"},
-		{name: "fixed fee with sub-cent digits", edit: func(m map[string]any) {
-			obj(m, "plans", "team", "base")["USD"] = "199.001"
-		}, wantPath: "plans.team.base.USD", wantMsg: "at most 2 fraction digits"},
-		{name: "JPY fixed fee with a fraction", edit: func(m map[string]any) {
-			obj(m, "addons", "white_label", "price")["JPY"] = "50000.0"
-		}, wantPath: "addons.white_label.price.JPY", wantMsg: "at most 0 fraction digits"},
-		{name: "minimum payout with sub-cent digits", edit: func(m map[string]any) {
-			obj(m, "marketplace", "minimum_payout")["USD"] = "50.000"
-		}, wantPath: "marketplace.minimum_payout.USD", wantMsg: "at most 2"},
-		{name: "KWD minimum payout with four digits", edit: func(m map[string]any) {
-			obj(m, "marketplace", "minimum_payout")["KWD"] = "50.0001"
-		}, wantPath: "marketplace.minimum_payout.KWD", wantMsg: "at most 3"},
-		{name: "no default minimum payout", edit: func(m map[string]any) {
-			delete(obj(m, "marketplace", "minimum_payout"), "default")
-		}, wantPath: "marketplace.minimum_payout", wantMsg: `no minimum payout for AED, AFN, ALL, AMD, AOA, ARS, AUD, AWG, AZN, BAM and 151 more: ` +
-			`a marketplace sale may be in any ISO 4217 currency, and a provider is never paid in a currency without a minimum; add a "default" entry`},
-		{name: "default with a fraction KRW cannot pay", edit: func(m map[string]any) {
-			obj(m, "marketplace", "minimum_payout")["default"] = "50.5"
-		}, wantPath: "marketplace.minimum_payout.default", wantMsg: `"50.5" cannot be paid in BIF, CLP, DJF, GNF, ISK, KMF, KRW,`},
-		{name: "default with cents KWD could pay but KRW not", edit: func(m map[string]any) {
-			obj(m, "marketplace", "minimum_payout")["default"] = "50.00"
-		}, wantPath: "marketplace.minimum_payout.default", wantMsg: "give the default in whole units"},
-		{name: "zero default", edit: func(m map[string]any) {
-			obj(m, "marketplace", "minimum_payout")["default"] = "0"
-		}, wantPath: "marketplace.minimum_payout.default", wantMsg: "greater than zero"},
-		{name: "zero minimum for one currency", edit: func(m map[string]any) {
-			obj(m, "marketplace", "minimum_payout")["EUR"] = "0.00"
-		}, wantPath: "marketplace.minimum_payout.EUR", wantMsg: "greater than zero"},
-		{name: "minimum payout for no currency", edit: func(m map[string]any) {
-			obj(m, "marketplace", "minimum_payout")["usd"] = "50.00"
-		}, wantPath: "marketplace.minimum_payout.usd", wantMsg: `neither an ISO 4217 currency nor "default"`},
-		{name: "missing currency price", edit: func(m map[string]any) {
-			delete(obj(m, "plans", "business", "base"), "JPY")
-		}, wantPath: "plans.business.base", wantMsg: "price in JPY is missing"},
-		{name: "price in a currency the book does not list", edit: func(m map[string]any) {
-			obj(m, "plans", "business", "base")["GBP"] = "400.00"
-		}, wantPath: "plans.business.base.GBP", wantMsg: "not one of the book's currencies"},
-		{name: "discount of 100 %", edit: func(m map[string]any) {
-			obj(m, "terms", "annual")["discount"] = "1"
-		}, wantPath: "terms.annual.discount", wantMsg: "[0, 1)"},
-		{name: "discount above 1", edit: func(m map[string]any) {
-			obj(m, "terms", "multi_year")["discount"] = "1.30"
-		}, wantPath: "terms.multi_year.discount", wantMsg: "[0, 1)"},
-		{name: "negative discount", edit: func(m map[string]any) {
-			obj(m, "terms", "multi_year")["discount"] = "-0.1"
-		}, wantPath: "terms.multi_year.discount", wantMsg: "negative"},
-		{name: "missing term", edit: func(m map[string]any) {
-			delete(obj(m, "terms"), "multi_year")
-		}, wantPath: "terms", wantMsg: `term "multi_year" is missing`},
-		{name: "unknown term", edit: func(m map[string]any) {
-			obj(m, "terms")["weekly"] = map[string]any{"discount": "0"}
-		}, wantPath: "terms.weekly", wantMsg: "unknown term"},
-		{name: "unknown currency", edit: func(m map[string]any) {
-			m["currencies"] = []any{"USD", "EUR", "JPY", "XYZ"}
-		}, wantPath: "currencies[3]", wantMsg: "unknown currency"},
-		{name: "duplicate currency", edit: func(m map[string]any) {
-			m["currencies"] = []any{"USD", "EUR", "USD", "JPY"}
-		}, wantPath: "currencies[2]", wantMsg: "twice"},
-		{name: "missing version", edit: func(m map[string]any) { delete(m, "version") }, wantPath: "version", wantMsg: "required"},
-		{name: "fractional included seats", edit: func(m map[string]any) {
-			obj(m, "plans", "starter", "seats", "learner")["included"] = "10.5"
-		}, wantPath: "plans.starter.seats.learner.included", wantMsg: "whole number"},
-		{name: "unknown seat type in a limit", edit: func(m map[string]any) {
-			obj(m, "plans", "business")["limits"] = []any{map[string]any{"seat_types": []any{"learner", "admin"}, "max": "250"}}
-		}, wantPath: "plans.business.limits[0].seat_types[1]", wantMsg: `unknown seat type "admin"`},
-		{name: "missing seat type", edit: func(m map[string]any) {
-			delete(obj(m, "plans", "team", "seats"), "author")
-		}, wantPath: "plans.team.seats", wantMsg: `"author" is missing`},
-		{name: "overage not a decimal", edit: func(m map[string]any) {
-			obj(m, "plans", "team", "ai", "overage_price")["USD"] = "1e-2"
-		}, wantPath: "plans.team.ai.overage_price.USD", wantMsg: "decimal string"},
-		{name: "bad plan key", edit: func(m map[string]any) {
-			obj(m, "plans")["Gold Plan"] = obj(m, "plans", "team")
-		}, wantPath: "plans.Gold Plan", wantMsg: "lowercase"},
-		{name: "unknown payout schedule", edit: func(m map[string]any) {
-			obj(m, "marketplace")["payout_schedule"] = "weekly"
-		}, wantPath: "marketplace.payout_schedule", wantMsg: "monthly"},
-		{name: "JSON number for a price", raw: `{"version":"x","currencies":["USD"],"plans":{"team":{"base":{"USD":199}}}}`, wantPath: "plans.base", wantMsg: "not a JSON number"} /* encoding/json leaves map keys out of the path */, {name: "JSON number for a count", raw: `{"version":"x","marketplace":{"refund_window_days":14}}`, wantPath: "marketplace.refund_window_days", wantMsg: "not a JSON number"},
-		{name: "unknown field", raw: `{"version":"x","currency":["USD"]}`, wantMsg: `unknown field "currency"`},
-		{name: "trailing data", raw: `{"version":"x"} {}`, wantMsg: "after the top-level object"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data := []byte(tt.raw)
-			if tt.raw == "" {
-				data = mutate(t, tt.edit)
-			}
-			_, err := pricebook.Parse(data)
-			var fe *pricebook.FieldError
-			if !errors.As(err, &fe) || !errors.Is(err, pricebook.ErrInvalid) {
-				t.Fatalf("Parse: %v; want a *FieldError wrapping ErrInvalid", err)
-			}
-			if tt.wantPath != "" && !strings.HasPrefix(fe.Path, tt.wantPath) {
-				t.Errorf("path = %q; want %q (%v)", fe.Path, tt.wantPath, err)
-			}
-			if !strings.Contains(fe.Message, tt.wantMsg) {
-				t.Errorf("message = %q; want it to contain %q", fe.Message, tt.wantMsg)
-			}
-		})
-	}
-}
-
-func TestParseAcceptsLongUnitPrices(t *testing.T) {
-	data := mutate(t, func(m map[string]any) {
-		obj(m, "plans", "team", "ai", "overage_price")["USD"] = "0.0185"
-		obj(m, "plans", "team", "ai", "overage_price")["JPY"] = "1.85"
-	})
-	b, err := pricebook.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := money.FormatDecimal(b.Plans["team"].AIOverage["JPY"]); got != "1.85" {
-		t.Fatalf("JPY overage %s", got)
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 type validator struct {
 	err        error
 	currencies []money.Currency
+	// archived accepts a book without the entitlement matrix
+	// ([parseArchived]).
+	archived bool
 }
 
 func (v *validator) fail(path, format string, args ...any) {
@@ -61,11 +64,17 @@ func (v *validator) book(f *fileBook) *Book {
 	for _, key := range slices.Sorted(maps.Keys(f.Plans)) {
 		b.Plans[key] = v.plan("plans."+key, key, f.Plans[key])
 	}
+	legacy := v.legacy(f)
 	for _, key := range slices.Sorted(maps.Keys(f.Addons)) {
 		a := f.Addons[key]
 		path := "addons." + key
 		v.key(path, key)
 		addon := &Addon{Key: key, Price: v.prices(path+".price", a.Price, true)}
+		if !legacy {
+			v.matrixAddon(path, key, a)
+			b.Addons[key] = addon
+			continue
+		}
 		if a.Plans != nil {
 			if len(a.Plans) == 0 {
 				v.fail(path+".plans", "must list at least one plan, or be left out for every plan")
@@ -82,6 +91,9 @@ func (v *validator) book(f *fileBook) *Book {
 			}
 		}
 		b.Addons[key] = addon
+	}
+	if !legacy {
+		v.addonCells(f)
 	}
 	for _, key := range slices.Sorted(maps.Keys(f.Terms)) {
 		path := "terms." + key
@@ -167,6 +179,8 @@ func (v *validator) plan(path, key string, f filePlan) *Plan {
 	}
 	p.AIIncluded = v.quantity(path+".ai.included_credits", f.AI.IncludedCredits)
 	p.AIOverage = v.prices(path+".ai.overage_price", f.AI.OveragePrice, false)
+	p.Entitlements = v.row(path+".entitlements", f.Entitlements)
+	v.planTerms(path, f, p)
 	return p
 }
 

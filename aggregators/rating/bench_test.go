@@ -14,7 +14,7 @@ import (
 // BenchmarkRateMonth rates one business tenant-month: a plan change, 400
 // seat events, a year of daily credit rows and 6 packs.
 func BenchmarkRateMonth(b *testing.B) {
-	subs := []rating.SubscriptionChange{start("2025-11-01", "team", monthly), chg("2026-11-11T08:30:00Z", "business", monthly, addons("white_label"))}
+	subs := []rating.SubscriptionChange{start("2025-11-01", "team", monthly), chg("2026-11-11T08:30:00Z", "business", monthly, addons("data_residency"))}
 	var u rating.Usage
 	for i := 0; i < 200; i++ {
 		at := ts("2026-10-01").Add(time.Duration(i) * 5 * time.Hour)

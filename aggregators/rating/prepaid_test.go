@@ -20,19 +20,21 @@ func TestRatePrepaid(t *testing.T) {
 		want     []inv
 	}{
 		{
-			// Enterprise+ multi-year, 50 learners, 5 authors, data_residency:
-			// 12 × (4,999 + 750 + 50 × 9 + 5 × 30) = 12 × 6,349 = 76,188.00:
-			// base 59,988.00, add-on 9,000.00, learners 600 × 9 = 5,400.00,
-			// authors 60 × 30 = 1,800.00. 30 % = −22,856.40. Total 53,331.60.
+			// Enterprise+ multi-year, 50 learners, 5 authors, hipaa_baa (sold:
+			// 1,000) and data_residency (multi-region included on
+			// enterprise_plus, SPEC §2: no line):
+			// 12 × (4,999 + 1,000 + 50 × 9 + 5 × 30) = 12 × 6,599 = 79,188.00:
+			// base 59,988.00, add-on 12,000.00, learners 600 × 9 = 5,400.00,
+			// authors 60 × 30 = 1,800.00. 30 % = −23,756.40. Total 55,431.60.
 			name: "multi-year upfront",
-			subs: []rating.SubscriptionChange{start("2026-11-01", "enterprise_plus", multi, committed(50, 5), years(3), addons("data_residency"))},
+			subs: []rating.SubscriptionChange{start("2026-11-01", "enterprise_plus", multi, committed(50, 5), years(3), addons("data_residency", "hipaa_baa"))},
 			from: "2026-11-01", to: "2026-12-01",
-			want: []inv{{rating.KindUpfront, "2026-11", "53331.60", []wantLine{
+			want: []inv{{rating.KindUpfront, "2026-11", "55431.60", []wantLine{
 				{"base:enterprise_plus", "12", "4999.00", "59988.00", ""},
-				{"addon:data_residency", "12", "750.00", "9000.00", ""},
+				{"addon:hipaa_baa", "12", "1000.00", "12000.00", ""},
 				{"committed_seats:learner", "600", "9.00", "5400.00", ""},
 				{"committed_seats:author", "60", "30.00", "1800.00", ""},
-				{"discount:multi_year", "76188.00", "-0.30", "-22856.40", ""},
+				{"discount:multi_year", "79188.00", "-0.30", "-23756.40", ""},
 			}}},
 		},
 		{

@@ -41,7 +41,7 @@ type scenario struct {
 
 func genScenario(t *rapid.T) scenario {
 	sc := scenario{currency: cur(rapid.SampledFrom([]string{"USD", "EUR", "JPY"}).Draw(t, "currency"))}
-	plans := []string{"starter", "team", "business", "enterprise", "enterprise_plus", "healthcare"}
+	plans := []string{"starter", "team", "business", "enterprise", "enterprise_plus", "healthcare", "marketplace_provider"}
 	span := int64(decStart.Sub(octStart) / time.Second)
 	at := func(label string) time.Time {
 		return octStart.Add(time.Duration(rapid.Int64Range(0, span-1).Draw(t, label)) * time.Second)
@@ -74,7 +74,7 @@ func genScenario(t *rapid.T) scenario {
 			}
 			s := schemas.Subscription{Plan: rapid.SampledFrom(plans).Draw(t, "plan"), Term: monthly, Currency: sc.currency}
 			for _, a := range []string{"white_label", "data_residency", "hipaa_baa"} {
-				if a == "hipaa_baa" && s.Plan != "enterprise" && s.Plan != "enterprise_plus" {
+				if !slices.Contains(oSoldAddons[s.Plan], a) && !slices.Contains(oIncludedAddons[s.Plan], a) {
 					continue
 				}
 				if rapid.Bool().Draw(t, "addon") {
@@ -135,6 +135,30 @@ func oRound(r *big.Rat, digits int32) *big.Rat {
 
 func rat(d decimal.Decimal) *big.Rat { return d.Rat() }
 
+// oSoldAddons and oIncludedAddons are SPEC §2's add-on rules, typed from
+// the SPEC: the add-ons each plan sells at their price, and those it
+// includes (accepted, billed nothing). Any other is refused.
+var (
+	oSoldAddons = map[string][]string{
+		"business": {"data_residency"}, "enterprise": {"data_residency", "hipaa_baa", "white_label"},
+		"enterprise_plus": {"hipaa_baa"}, "marketplace_provider": {"data_residency", "white_label"},
+	}
+	oIncludedAddons = map[string][]string{
+		"enterprise_plus": {"data_residency", "white_label"}, "healthcare": {"data_residency", "hipaa_baa", "white_label"},
+	}
+)
+
+// oPriced keeps the add-ons of addons that plan sells at a price.
+func oPriced(plan string, addons []string) []string {
+	var out []string
+	for _, a := range addons {
+		if slices.Contains(oSoldAddons[plan], a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 type oSub struct {
 	plan    string
 	prepaid bool
@@ -155,7 +179,7 @@ func oState(subs []rating.SubscriptionChange, t time.Time) *oSub {
 			s = nil
 			continue
 		}
-		s = &oSub{plan: c.Subscription.Plan, prepaid: c.Subscription.Term != monthly, addons: c.Subscription.Addons, commit: c.Subscription.CommittedSeats}
+		s = &oSub{plan: c.Subscription.Plan, prepaid: c.Subscription.Term != monthly, addons: oPriced(c.Subscription.Plan, c.Subscription.Addons), commit: c.Subscription.CommittedSeats}
 	}
 	return s
 }
@@ -532,7 +556,7 @@ func TestPropertyProrationMatchesMoneyRound(t *testing.T) {
 // order gives the same invoices.
 func TestPropertyPrepaid(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		plans := []string{"starter", "team", "business", "enterprise", "enterprise_plus", "healthcare"}
+		plans := []string{"starter", "team", "business", "enterprise", "enterprise_plus", "healthcare", "marketplace_provider"}
 		var subs []rating.SubscriptionChange
 		seen := map[int]bool{}
 		for i, n := 0, rapid.IntRange(1, 5).Draw(t, "n"); i < n; i++ {

@@ -244,10 +244,10 @@ func TestRateMonth(t *testing.T) {
 		{
 			// data_residency from Nov 16 (15 of 30 days): 750/2 = 375.00.
 			name:   "add-on added mid-month",
-			subs:   []rating.SubscriptionChange{start("2026-11-01", "team", monthly), chg("2026-11-16", "team", monthly, addons("data_residency"))},
-			period: "2026-11", total: "574.00",
+			subs:   []rating.SubscriptionChange{start("2026-11-01", "business", monthly), chg("2026-11-16", "business", monthly, addons("data_residency"))},
+			period: "2026-11", total: "874.00",
 			lines: []wantLine{
-				{"base:team", "1", "199.00", "199.00", ""},
+				{"base:business", "1", "499.00", "499.00", ""},
 				{"addon:data_residency", "0.5", "750.00", "375.00", ""},
 			},
 		},
@@ -525,13 +525,14 @@ func TestRateMonthErrors(t *testing.T) {
 
 // The same change sent as started and changed at one instant is one change.
 func TestDuplicateChangeAtOneInstant(t *testing.T) {
-	subs := []rating.SubscriptionChange{start("2026-11-01", "team", monthly, addons("white_label", "data_residency")), chg("2026-11-01", "team", monthly, addons("data_residency", "white_label"))}
+	subs := []rating.SubscriptionChange{start("2026-11-01", "enterprise", monthly, addons("white_label", "data_residency")), chg("2026-11-01", "enterprise", monthly, addons("data_residency", "white_label"))}
 	res, err := rating.RateMonth(book, "tenant", subs, rating.Usage{}, per("2026-11"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkInvoice(t, res.Invoice, "1449.00",
-		wantLine{"base:team", "1", "199.00", "199.00", ""},
+	// 1,999 + 750 + 500 = 3,249.00.
+	checkInvoice(t, res.Invoice, "3249.00",
+		wantLine{"base:enterprise", "1", "1999.00", "1999.00", ""},
 		wantLine{"addon:data_residency", "1", "750.00", "750.00", ""},
 		wantLine{"addon:white_label", "1", "500.00", "500.00", ""})
 }

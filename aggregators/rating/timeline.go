@@ -51,7 +51,7 @@ type Sub struct {
 	TermYears int32
 	Currency  money.Currency
 	Committed map[schemas.SeatType]int64 // only for prepaid terms; nil for monthly
-	Addons    []string                   // sorted
+	Addons    []string                   // the priced add-ons, sorted; one the plan includes bills nothing and is not here
 	Prices    pricebook.PlanPrices
 	AddonFees map[string]decimal.Decimal // monthly price of each add-on
 	Discount  decimal.Decimal            // of the term
@@ -115,13 +115,26 @@ func resolve(book *pricebook.Book, s schemas.Subscription) (*Sub, error) {
 		Plan: s.Plan, Term: s.Term, TermYears: s.TermYears, Currency: c,
 		Prices: prices, AddonFees: map[string]decimal.Decimal{}, Discount: term.Discount,
 	}
+	if p, _ := book.Plan(s.Plan); p.Flat != nil {
+		return nil, fmt.Errorf("plan %q has a flat fee: the pilot lifecycle is not rated yet", s.Plan)
+	}
+	included := map[string]bool{}
 	for _, a := range s.Addons {
-		fee, err := book.AddonIn(a, s.Plan, c)
+		on, err := book.AddonOn(a, s.Plan)
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := out.AddonFees[a]; dup {
+		if _, dup := out.AddonFees[a]; dup || included[a] {
 			return nil, fmt.Errorf("add-on %q listed twice", a)
+		}
+		if on == pricebook.AddonIncluded {
+			// The plan includes it: it costs nothing and bills no line.
+			included[a] = true
+			continue
+		}
+		fee, err := book.AddonIn(a, s.Plan, c)
+		if err != nil {
+			return nil, err
 		}
 		out.AddonFees[a] = fee
 		out.Addons = append(out.Addons, a)

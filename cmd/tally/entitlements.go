@@ -22,7 +22,7 @@ func newEntitlementsCmd() *cobra.Command {
 	var tenant, capability string
 	cmd := &cobra.Command{
 		Use:   "entitlements",
-		Short: "Show what a tenant may do now, or check one capability (needs a finance key)",
+		Short: "Show what a tenant may do now, or check one capability (needs a finance key or the tenant's key)",
 		Long: `Show a tenant's live entitlements (SPEC §6): plan, term, add-ons, every
 capability of the matrix with whether it is allowed and why, feature flags,
 seats and AI credits. With --check, answer one capability: a capability of

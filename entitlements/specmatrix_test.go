@@ -3,15 +3,16 @@ package entitlements
 import (
 	"slices"
 	"strings"
+	"testing"
+
+	"github.com/tally-billing/tally/pricebook"
 )
 
-// SpecMatrix is the entitlement matrix of SPEC §6 as a table, the
-// stand-in the daemon uses until the price book carries the matrix (the
-// branch of issue 13, part 1: pricebook.Book then implements [Matrix] through an
-// adapter and this file goes). Columns: starter, team, business,
-// enterprise, enterprise_plus, healthcare, marketplace_provider; pilot has
+// specTable is the entitlement matrix of SPEC §6 copied by hand, the
+// oracle the price book's matrix (through [BookMatrix]) is checked
+// against. Columns: starter, team, business, enterprise,
+// enterprise_plus, healthcare, marketplace_provider; pilot has
 // learner_player_offline and ai_tutor included and nothing else.
-var SpecMatrix Matrix = specMatrix{}
 
 var specPlans = []string{"starter", "team", "business", "enterprise", "enterprise_plus", "healthcare", "marketplace_provider"}
 
@@ -37,8 +38,6 @@ mobile_native                 basic         basic          included      include
 support_sla                   community     1_business_day 4_hours       premium   premium_plus  premium_plus  premium
 `
 
-type specMatrix struct{}
-
 var specRows, specCaps = func() (map[string]map[string]string, []string) {
 	rows := map[string]map[string]string{"pilot": {}}
 	for _, p := range specPlans {
@@ -57,9 +56,30 @@ var specRows, specCaps = func() (map[string]map[string]string, []string) {
 	return rows, caps
 }()
 
-func (specMatrix) Entitlement(plan, capability string) (string, bool) {
-	v, ok := specRows[plan][capability]
-	return v, ok
+// TestBookMatrixIsSpec6: the adapter over the shipped price book answers
+// every cell of SPEC §6's table (8 plans × 19 capabilities), lists the 19
+// capabilities, and knows no other plan or capability.
+func TestBookMatrixIsSpec6(t *testing.T) {
+	m := BookMatrix(pricebook.Default())
+	if got := m.Capabilities(); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(specCaps))) || len(got) != 19 {
+		t.Fatalf("capabilities %v, want the 19 of SPEC §6 %v", got, specCaps)
+	}
+	cells := 0
+	for plan, row := range specRows {
+		for capability, want := range row {
+			got, ok := m.Entitlement(plan, capability)
+			if !ok || got != want {
+				t.Errorf("%s on %s: %q (%v), want %q", capability, plan, got, ok, want)
+			}
+			cells++
+		}
+	}
+	if cells != 8*19 {
+		t.Errorf("the table has %d cells, want 8 × 19", cells)
+	}
+	for _, c := range [][2]string{{"legacy", "sso_scim"}, {"team", "teleport"}, {"team", "seats.learner"}} {
+		if v, ok := m.Entitlement(c[0], c[1]); ok {
+			t.Errorf("%s on %s: %q, want unknown", c[1], c[0], v)
+		}
+	}
 }
-
-func (specMatrix) Capabilities() []string { return slices.Clone(specCaps) }
