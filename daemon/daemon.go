@@ -298,7 +298,9 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Reports:      d.store.Finance(),
 		Trends:       d.store.Finance(),
 		Entitlements: ents,
-		Barrier:      watermark,
+		// Concurrent reads share one read of the marks and one follower
+		// of the sink's progress (pipeline.SharedBarrier).
+		Barrier:      pipeline.NewSharedBarrier(watermark, 0),
 		Ready:        d.ready,
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Now:          d.cfg.Now,
