@@ -300,11 +300,11 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Entitlements: ents,
 		// Concurrent reads share one read of the marks and one follower
 		// of the sink's progress (pipeline.SharedBarrier).
-		Barrier:      pipeline.NewSharedBarrier(watermark, 0),
-		Ready:        d.ready,
-		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Now:          d.cfg.Now,
-		Logger:       d.log.With().Str("component", "api").Logger(),
+		Barrier: pipeline.NewSharedBarrier(watermark, 0),
+		Ready:   d.ready,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Now:     d.cfg.Now,
+		Logger:  d.log.With().Str("component", "api").Logger(),
 	})
 	if err != nil {
 		return err
