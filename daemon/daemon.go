@@ -276,7 +276,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	ledger := d.store.Ledger() // the payouts' tables, on the store's connections
 	marketCfg := payouts.Config{
 		Book: book, Runs: ledger, Payouts: ledger, Store: ledger, Statuses: ledger, Ledger: ledger,
-		Events: d.store.Events(), Rejecter: rejecter,
+		Events: d.store.Events(), Rejecter: rejecter, Sellers: ents,
 		Snapshots: ledger, Later: d.store.Events(), Checks: ledger, Position: storedPosition{watermark},
 		Providers: ledger,
 		Now:       d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
