@@ -405,3 +405,34 @@ func TestEntitlementsWithTenantKeys(t *testing.T) {
 		t.Errorf("t_ent_b's own key, sso_scim on team: %+v, want not_available", c)
 	}
 }
+
+// TestSaleOfASellerNotEntitledIsNotPaid: a Team tenant enrols as seller
+// prov-seller (Team: marketplace_seller opt_in), then moves to Starter
+// (not_available). The sale before the move is paid; the sale after it is
+// dead-lettered seller_not_entitled and left out of the payout and the
+// balance. Fee 15 % of net, hold 14 days, minimum 50.00 (SPEC §2, §3):
+// sale Nov 5, gross 100.00, no tax → share 85.00, available Nov 19.
+func TestSaleOfASellerNotEntitledIsNotPaid(t *testing.T) {
+	tl := startTally(t, withClock(december2))
+	tl.mustAccept(6, 0,
+		subStart("ns-start", "tenant-seller", "team", nov(1, 0), ""),
+		ev("admin", "ns-enrol", "marketplace.seller.enrolled", "tenant-seller", nov(2, 0), `{"provider":"prov-seller"}`),
+		kyc("ns-kyc", "prov-seller", nov(2, 0), "acct_seller"),
+		sale("ns-o1", "prov-seller", nov(5, 0), "100.00", "0"),
+		subChange("ns-down", "tenant-seller", "starter", nov(10, 0), ""),
+		sale("ns-o2", "prov-seller", nov(12, 0), "200.00", "0"))
+
+	res := tl.runPayouts("2026-12-01T00:00:00Z")
+	if len(res.Payouts) != 1 || res.Payouts[0].Provider != "prov-seller" || res.Payouts[0].Amount.String() != "85" {
+		t.Fatalf("payouts %+v, want prov-seller's 85.00 (the Nov 12 sale left out)", res.Payouts)
+	}
+	const dead = "SELECT count() FROM dead_letters FINAL WHERE id = 'ns-o2' AND reason LIKE 'seller_not_entitled%'"
+	waitFor(t, time.Minute, "the sale not entitled dead-lettered", func() bool { return tl.count(dead) == 1 })
+	if n := tl.count("SELECT count() FROM dead_letters FINAL WHERE id = 'ns-o1'"); n != 0 {
+		t.Errorf("the sale before the move was dead-lettered")
+	}
+	status, b := tl.balance(tl.finance, "prov-seller", "2026-12-01T00:00:00Z")
+	if status != http.StatusOK || len(b.Balances) != 1 || b.Balances[0].Available.String() != "0" || b.Balances[0].Paid.String() != "85" {
+		t.Errorf("balance %d %+v, want available 0.00 and 85.00 paid", status, b)
+	}
+}
