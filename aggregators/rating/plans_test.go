@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/tally-billing/tally/aggregators/rating"
-	"github.com/tally-billing/tally/pricebook"
 )
 
 // The plans and add-on rules of SPEC §2 that came with the entitlement
@@ -148,10 +147,19 @@ func TestPilotIsNotRatedYet(t *testing.T) {
 	if !errors.Is(err, rating.ErrInvalidSubscription) {
 		t.Fatalf("err = %v; want ErrInvalidSubscription", err)
 	}
-	for _, plan := range []string{"starter", "team", "business", "marketplace_provider"} {
-		_, err := rating.RateMonth(book, "t", []rating.SubscriptionChange{start("2026-11-01", plan, monthly, addons("hipaa_baa"))}, rating.Usage{}, per("2026-11"))
-		if !errors.Is(err, pricebook.ErrAddonNotAllowed) {
-			t.Errorf("hipaa_baa on %s: %v; want ErrAddonNotAllowed", plan, err)
+}
+
+// Ingest refuses an add-on the matrix does not sell on the plan; one
+// stored before the book stopped selling it there is rated without it
+// (neither billed nor entitled) rather than leaving the tenant unrated
+// (SPEC §5). The bases alone, worked from SPEC §2: starter 49.00 (no
+// seats used), team 199.00, business 499.00, marketplace_provider 0.00.
+func TestUnsoldAddonIsNotBilled(t *testing.T) {
+	for plan, total := range map[string]string{"starter": "49.00", "team": "199.00", "business": "499.00", "marketplace_provider": "0.00"} {
+		res, err := rating.RateMonth(book, "t", []rating.SubscriptionChange{start("2026-11-01", plan, monthly, addons("hipaa_baa"))}, rating.Usage{}, per("2026-11"))
+		if err != nil {
+			t.Fatalf("hipaa_baa on %s: %v", plan, err)
 		}
+		checkInvoice(t, res.Invoice, total, wantLine{"base:" + plan, "1", total, total, ""})
 	}
 }

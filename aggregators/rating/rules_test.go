@@ -502,7 +502,7 @@ func TestRateMonthErrors(t *testing.T) {
 		{"canceled before the period", []rating.SubscriptionChange{start("2026-09-01", "team", monthly), cancel("2026-10-15")}, rating.Usage{}, rating.ErrNotSubscribed},
 		{"started after the period", []rating.SubscriptionChange{start("2026-12-01", "team", monthly)}, rating.Usage{}, rating.ErrNotSubscribed},
 		{"unknown plan", []rating.SubscriptionChange{start("2026-11-01", "gold", monthly)}, rating.Usage{}, rating.ErrInvalidSubscription},
-		{"hipaa_baa on team", []rating.SubscriptionChange{start("2026-11-01", "team", monthly, addons("hipaa_baa"))}, rating.Usage{}, pricebook.ErrAddonNotAllowed},
+		{"unknown add-on", []rating.SubscriptionChange{start("2026-11-01", "team", monthly, addons("gold_support"))}, rating.Usage{}, pricebook.ErrUnknownAddon},
 		{"unpriced currency", []rating.SubscriptionChange{start("2026-11-01", "team", monthly, in("GBP"))}, rating.Usage{}, pricebook.ErrUnpricedCurrency},
 		{"start and cancel at one instant", []rating.SubscriptionChange{start("2026-11-01", "team", monthly), cancel("2026-11-01")}, rating.Usage{}, rating.ErrAmbiguousChanges},
 		{"two plans at one instant", []rating.SubscriptionChange{start("2026-11-01", "team", monthly), chg("2026-11-01", "business", monthly)}, rating.Usage{}, rating.ErrAmbiguousChanges},

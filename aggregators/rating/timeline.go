@@ -1,6 +1,7 @@
 package rating
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -52,6 +53,7 @@ type Sub struct {
 	Currency  money.Currency
 	Committed map[schemas.SeatType]int64 // only for prepaid terms; nil for monthly
 	Addons    []string                   // the priced add-ons, sorted; one the plan includes bills nothing and is not here
+	Unsold    []string                   // add-ons named that the book does not sell on the plan: neither billed nor entitled (sorted)
 	Prices    pricebook.PlanPrices
 	AddonFees map[string]decimal.Decimal // monthly price of each add-on
 	Discount  decimal.Decimal            // of the term
@@ -121,6 +123,14 @@ func resolve(book *pricebook.Book, s schemas.Subscription) (*Sub, error) {
 	included := map[string]bool{}
 	for _, a := range s.Addons {
 		on, err := book.AddonOn(a, s.Plan)
+		if errors.Is(err, pricebook.ErrAddonNotAllowed) {
+			// Ingest refuses such a subscription; one stored before the
+			// book stopped selling the add-on on the plan is rated
+			// without it rather than not at all (SPEC §5: no accepted
+			// event makes a tenant unbillable).
+			out.Unsold = append(out.Unsold, a)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +150,7 @@ func resolve(book *pricebook.Book, s schemas.Subscription) (*Sub, error) {
 		out.Addons = append(out.Addons, a)
 	}
 	slices.Sort(out.Addons)
+	slices.Sort(out.Unsold)
 	if out.Prepaid() {
 		out.Committed = map[schemas.SeatType]int64{}
 		for st, n := range s.CommittedSeats {
