@@ -38,6 +38,8 @@ type Config struct {
 	Trends Trends
 	// Webhooks serves /v1/webhooks (SPEC §7); nil leaves it out.
 	Webhooks Webhooks
+	// Entitlements serves the live tenant state (SPEC §6).
+	Entitlements Entitlements
 	// Barrier holds closes, payout runs and reads until every event
 	// acknowledged before the request is stored (SPEC §5).
 	Barrier Barrier
@@ -51,8 +53,8 @@ type Config struct {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Reports == nil || c.Trends == nil || c.Barrier == nil || c.Ready == nil || c.Metrics == nil {
-		return errors.New("api: keys, ingest, usage, billing, marketplace, reports, trends, barrier, ready and metrics are required")
+	if c.Keys == nil || c.Ingest == nil || c.Usage == nil || c.Billing == nil || c.Marketplace == nil || c.Reports == nil || c.Trends == nil || c.Entitlements == nil || c.Barrier == nil || c.Ready == nil || c.Metrics == nil {
+		return errors.New("api: keys, ingest, usage, billing, marketplace, reports, trends, entitlements, barrier, ready and metrics are required")
 	}
 	return nil
 }
@@ -102,6 +104,9 @@ func NewRouter(cfg Config) (http.Handler, error) {
 		finance.Get("/reports", reportHandler(cfg.Reports))
 		finance.Get("/reports/trend", trendHandler(cfg.Trends))
 		finance.With(longRunning).Post("/payouts/run", runPayoutsHandler(cfg.Marketplace, cfg.Now))
+		// The entitlement reads pass the barrier themselves (they need
+		// the position it found stored).
+		r.With(require(auth.RoleFinance, auth.RoleTenant), ownTenant).Mount("/tenants/{tenant}/entitlements", entitlementRoutes(cfg.Entitlements, cfg.Barrier))
 		provider := r.With(require(auth.RoleFinance, auth.RoleProvider), consistent(cfg.Barrier))
 		provider.Get("/payouts", payoutsHandler(cfg.Marketplace))
 		provider.Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))

@@ -24,6 +24,8 @@ var readRoutes = []struct{ method, target, key string }{
 	{http.MethodGet, "/v1/payouts", financeKey},
 	{http.MethodGet, "/v1/payouts?provider=prov_acme", providerKey},
 	{http.MethodGet, "/v1/providers/prov_acme/balance", providerKey},
+	{http.MethodGet, "/v1/tenants/t1/entitlements", financeKey},
+	{http.MethodGet, "/v1/tenants/t1/entitlements/sso_scim", financeKey},
 }
 
 func TestEveryReadPassesTheBarrier(t *testing.T) {

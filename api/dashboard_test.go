@@ -88,7 +88,7 @@ func testRouter(t *testing.T, tr Trends) http.Handler {
 	}
 	h, err := NewRouter(Config{
 		Keys: keys, Ingest: http.NotFoundHandler(), Usage: fakeUsage{}, Billing: fakeBilling{}, Marketplace: fakeMarketplace{},
-		Reports: fakeReports{}, Trends: tr, Barrier: passBarrier{}, Ready: func(context.Context) error { return nil }, Metrics: http.NotFoundHandler(),
+		Reports: fakeReports{}, Trends: tr, Entitlements: noEntitlements{}, Barrier: passBarrier{}, Ready: func(context.Context) error { return nil }, Metrics: http.NotFoundHandler(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,7 @@ type recorder struct {
 	// the next ones time out.
 	barriers int
 	behind   *pipeline.Behind
+	seq      uint64 // the position the entitlement backend was asked to wait for
 }
 
 func (r *recorder) Barrier(context.Context) (pipeline.Progress, error) {
@@ -51,7 +52,7 @@ func (r *recorder) Barrier(context.Context) (pipeline.Progress, error) {
 	if r.behind != nil {
 		return pipeline.Progress{}, r.behind
 	}
-	return pipeline.Progress{}, nil
+	return pipeline.Progress{Events: pipeline.StreamProgress{Last: 7, Through: 7}}, nil
 }
 
 func (r *recorder) Progress(context.Context) (pipeline.Progress, error) {
@@ -125,18 +126,19 @@ func newFuzzRouter(f testing.TB, rec *recorder) http.Handler {
 		f.Fatal(err)
 	}
 	h, err := api.NewRouter(api.Config{
-		Keys:        keys,
-		Ingest:      http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }),
-		Usage:       rec,
-		Billing:     rec,
-		Marketplace: rec,
-		Reports:     rec,
-		Trends:      rec,
-		Barrier:     rec,
-		Ready:       func(context.Context) error { return nil },
-		Metrics:     http.NotFoundHandler(),
-		Now:         func() time.Time { return apiNow },
-		Logger:      zerolog.Nop(),
+		Keys:         keys,
+		Ingest:       http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }),
+		Usage:        rec,
+		Billing:      rec,
+		Marketplace:  rec,
+		Reports:      rec,
+		Trends:       rec,
+		Entitlements: rec,
+		Barrier:      rec,
+		Ready:        func(context.Context) error { return nil },
+		Metrics:      http.NotFoundHandler(),
+		Now:          func() time.Time { return apiNow },
+		Logger:       zerolog.Nop(),
 	})
 	if err != nil {
 		f.Fatal(err)

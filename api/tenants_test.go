@@ -31,6 +31,9 @@ func TestRoutesByRole(t *testing.T) {
 		{http.MethodGet, "/v1/tenants/t1/usage", [5]int{deny, ok, deny, ok, nf}},
 		{http.MethodGet, "/v1/tenants/t1/usage?from=2026-10-01&to=2026-11-01", [5]int{deny, ok, deny, ok, nf}},
 		{http.MethodGet, "/v1/invoices?tenant=t1", [5]int{deny, ok, deny, ok, nf}},
+		{http.MethodGet, "/v1/tenants/t1/entitlements", [5]int{deny, ok, deny, ok, nf}},
+		{http.MethodGet, "/v1/tenants/t1/entitlements/sso_scim", [5]int{deny, ok, deny, ok, nf}},
+		{http.MethodGet, "/v1/tenants/t1/entitlements/seats.learner", [5]int{deny, ok, deny, ok, nf}},
 		{http.MethodGet, "/v1/invoices?tenant=t1&period=2026-10", [5]int{deny, ok, deny, ok, nf}},
 		// No tenant: finance lists every tenant; a tenant key its own.
 		{http.MethodGet, "/v1/invoices", [5]int{deny, ok, deny, ok, ok}},
@@ -74,7 +77,8 @@ func TestRoutesByRole(t *testing.T) {
 func TestTenantKeyReadsItsOwnTenant(t *testing.T) {
 	rec := &recorder{}
 	h := newFuzzRouter(t, rec)
-	for _, target := range []string{"/v1/invoices", "/v1/invoices?tenant=t1", "/v1/invoices?period=2026-10", "/v1/tenants/t1/usage"} {
+	for _, target := range []string{"/v1/invoices", "/v1/invoices?tenant=t1", "/v1/invoices?period=2026-10", "/v1/tenants/t1/usage",
+		"/v1/tenants/t1/entitlements", "/v1/tenants/t1/entitlements/sso_scim"} {
 		*rec = recorder{}
 		if w := serve(t, h, http.MethodGet, target, tenantKey); w.Code != http.StatusOK || rec.calls != 1 || rec.tenant != "t1" {
 			t.Errorf("GET %s as tenant t1: %d, backend asked about %q (%d calls); want t1", target, w.Code, rec.tenant, rec.calls)

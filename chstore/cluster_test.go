@@ -252,7 +252,8 @@ func TestClusterRendering(t *testing.T) {
 
 // checkAlters: on one server an ALTER names the table; on a cluster a
 // column change alters the storage table and then the Distributed one
-// (both ON CLUSTER), and a mutation only the storage table.
+// (both ON CLUSTER), and a mutation or a data-skipping index (ADD INDEX,
+// MATERIALIZE INDEX: 0011, 0012) only the storage table.
 func checkAlters(t *testing.T, cluster string, single, clustered []alterStmt) {
 	t.Helper()
 	var want []alterStmt

@@ -15,7 +15,7 @@ import (
 )
 
 // The events table holds every field of an event as a typed column
-// (migrations 0001 and 0009). This file is the one mapping between an
+// (migrations 0001, 0009 and 0012). This file is the one mapping between an
 // event and its row: the sink writes the columns of eventRowOf, and every
 // query that reads events back selects eventColumns and builds the event
 // with eventRow.event, without decoding `payload`.
@@ -32,7 +32,8 @@ var eventColumnNames = []string{
 	"seat_type",                                                         // seat.* (user_id)
 	"plan", "term", "term_years", "committed_seats", "addons", "reason", // subscription.* (currency)
 	"order_id", "buyer_id", "course_id", "tax", "refund_id", // marketplace.* (currency, amount)
-	"stripe_account", // provider.kyc.* (reason)
+	"stripe_account",              // provider.kyc.* (reason)
+	"flag", "enabled", "provider", // tenant.feature_flag.set; marketplace.seller.* (tenant.ai_cap.set: credits)
 }
 
 // marketplaceColumns are eventColumns for a query reading only
@@ -75,6 +76,8 @@ type eventRow struct {
 	addons                             []string
 	reason, orderID, buyerID, courseID string
 	refundID, stripeAccount            string
+	flag, provider                     string
+	enabled                            uint8
 }
 
 // fields returns a pointer to each field, in the order of
@@ -89,6 +92,7 @@ func (r *eventRow) fields() []any {
 		&r.plan, &r.term, &r.termYears, &r.committedSeats, &r.addons, &r.reason,
 		&r.orderID, &r.buyerID, &r.courseID, &r.tax, &r.refundID,
 		&r.stripeAccount,
+		&r.flag, &r.enabled, &r.provider,
 	}
 }
 
@@ -120,6 +124,15 @@ func eventRowOf(e *schemas.Event, seq uint64) eventRow {
 		r.stripeAccount = d.StripeAccount
 	case *schemas.KYCRevoked:
 		r.reason = d.Reason
+	case *schemas.FeatureFlagSet:
+		r.flag = d.Flag
+		if d.Enabled {
+			r.enabled = 1
+		}
+	case *schemas.AICapSet:
+		r.credits = d.MonthlyCredits
+	case *schemas.SellerEnrollment:
+		r.provider = d.Provider
 	}
 	return r
 }
@@ -175,6 +188,12 @@ func (r *eventRow) event() (*schemas.Event, error) {
 		e.Data = &schemas.KYCVerified{StripeAccount: r.stripeAccount}
 	case schemas.TypeKYCRevoked:
 		e.Data = &schemas.KYCRevoked{Reason: r.reason}
+	case schemas.TypeFeatureFlagSet:
+		e.Data = &schemas.FeatureFlagSet{Flag: r.flag, Enabled: r.enabled == 1}
+	case schemas.TypeAICapSet:
+		e.Data = &schemas.AICapSet{MonthlyCredits: r.credits}
+	case schemas.TypeSellerEnrolled, schemas.TypeSellerLeft:
+		e.Data = &schemas.SellerEnrollment{Provider: r.provider}
 	default:
 		return nil, fmt.Errorf("stored event %d: unknown type %q", r.seq, r.typ)
 	}

@@ -265,7 +265,11 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		return err
 	}
 	rejecter := &storedRejecter{events: d.store.Events(), dlq: dlq}
-	hooks, hookQueue, err := d.buildWebhooks(ctx)
+	ents, err := d.buildEntitlements(book, watermark, rejecter)
+	if err != nil {
+		return err
+	}
+	hooks, hookQueue, err := d.buildWebhooks(ctx, ents)
 	if err != nil {
 		return err
 	}
@@ -276,7 +280,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	ledger := d.store.Ledger() // the payouts' tables, on the store's connections
 	marketCfg := payouts.Config{
 		Book: book, Runs: ledger, Payouts: ledger, Store: ledger, Statuses: ledger, Ledger: ledger,
-		Events: d.store.Events(), Rejecter: rejecter,
+		Events: d.store.Events(), Rejecter: rejecter, Sellers: ents,
 		Snapshots: ledger, Later: d.store.Events(), Checks: ledger, Position: storedPosition{watermark},
 		Providers: ledger, Notifier: hooks.Facts(),
 		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
@@ -290,19 +294,22 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	}
 	market := &lightRuns{Service: service}
 	router, err := api.NewRouter(api.Config{
-		Keys:        keys,
-		Ingest:      ingest,
-		Usage:       d.store.Events(),
-		Billing:     bill,
-		Marketplace: market,
-		Reports:     d.store.Finance(),
-		Trends:      d.store.Finance(),
-		Webhooks:    hooks,
-		Barrier:     watermark,
-		Ready:       d.ready,
-		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Now:         d.cfg.Now,
-		Logger:      d.log.With().Str("component", "api").Logger(),
+		Keys:         keys,
+		Ingest:       ingest,
+		Usage:        d.store.Events(),
+		Billing:      bill,
+		Marketplace:  market,
+		Reports:      d.store.Finance(),
+		Trends:       d.store.Finance(),
+		Entitlements: ents,
+		Webhooks:     hooks,
+		// Concurrent reads share one read of the marks and one follower
+		// of the sink's progress (pipeline.SharedBarrier).
+		Barrier: pipeline.NewSharedBarrier(watermark, 0),
+		Ready:   d.ready,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Now:     d.cfg.Now,
+		Logger:  d.log.With().Str("component", "api").Logger(),
 	})
 	if err != nil {
 		return err
@@ -330,6 +337,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return d.disk.Run(gctx) })
+	g.Go(func() error { return ents.Run(gctx) })
 	g.Go(func() error { return runWebhooks(gctx, hookQueue, hooks) })
 	g.Go(func() error {
 		if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tally-billing/tally/entitlements"
+	"github.com/tally-billing/tally/pricebook"
 	"github.com/tally-billing/tally/webhooks"
 	"github.com/tally-billing/tally/webhooks/jsqueue"
 	"github.com/tally-billing/tally/webhooks/webhttp"
@@ -13,7 +15,7 @@ import (
 // buildWebhooks applies the webhooks' stream and consumers and returns
 // the service (endpoints, facts, fan-out, delivery) and its queue, which
 // the caller runs.
-func (d *Daemon) buildWebhooks(ctx context.Context) (*webhooks.Service, *jsqueue.Queue, error) {
+func (d *Daemon) buildWebhooks(ctx context.Context, ents *entitlements.State) (*webhooks.Service, *jsqueue.Queue, error) {
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	queue, err := jsqueue.New(tctx, d.js, jsqueue.Config{DedupWindow: d.cfg.Topology.DedupWindow,
@@ -29,11 +31,25 @@ func (d *Daemon) buildWebhooks(ctx context.Context) (*webhooks.Service, *jsqueue
 	svc, err := webhooks.New(webhooks.Config{
 		Endpoints: store, Messages: store, Deliveries: store, Queue: queue,
 		Doer: webhttp.New(policy), Policy: policy, Now: d.cfg.Now, Backoff: d.cfg.WebhooksBackoff, Logger: d.log,
+		Entitled: webhooksEntitled(ents),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return svc, queue, nil
+}
+
+// webhooksEntitled asks the live tenant state whether a tenant's plan
+// has api_keys_webhooks (other than not_available), as folded now: a
+// registration does not wait for events still in flight.
+func webhooksEntitled(ents *entitlements.State) func(ctx context.Context, tenant string) (bool, string, error) {
+	return func(ctx context.Context, tenant string) (bool, string, error) {
+		c, err := ents.Check(ctx, tenant, string(pricebook.CapAPIKeysWebhooks), 0)
+		if err != nil {
+			return false, "", err
+		}
+		return c.Allowed, "api_keys_webhooks " + c.Value + ": " + c.Reason, nil
+	}
 }
 
 // runWebhooks runs the webhooks' consumers until ctx ends.

@@ -1,7 +1,10 @@
 // Package dashboard serves Tally's finance dashboard: a static page (HTML,
 // CSS and our own JavaScript, embedded in the binary) that asks for a
 // finance API key, keeps it in the browser's sessionStorage and draws the
-// figures of GET /v1/reports/trend with Chart.js (docs/finance.md).
+// figures of GET /v1/reports/trend with Chart.js (docs/finance.md); and
+// tenant.html, one tenant's entitlements from GET
+// /v1/tenants/{t}/entitlements: plan, matrix, seat and AI credit gauges
+// (docs/entitlements.md).
 //
 // Chart.js is not committed: `make chartjs` (a prerequisite of build, run
 // and test) fetches the pinned version with npm pack into web/vendor/,

@@ -81,14 +81,36 @@ func TestOwnFilesStayLocalAndDecimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := fs.ReadFile(Files(), "app.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, banned := range []string{"parseFloat", "toFixed", "toLocaleString", "Intl.NumberFormat", "innerHTML"} {
-		if strings.Contains(string(app), banned) {
-			t.Errorf("app.js uses %s", banned)
+	for _, script := range []string{"app.js", "tenant.js"} {
+		src, err := fs.ReadFile(Files(), script)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, banned := range []string{"parseFloat", "toFixed", "toLocaleString", "Intl.NumberFormat", "innerHTML"} {
+			if strings.Contains(string(src), banned) {
+				t.Errorf("%s uses %s", script, banned)
+			}
+		}
+	}
+}
+
+// The entitlements page of one tenant is served without a key too, loads
+// only its own script, and the finance page links to it.
+func TestTheTenantPageIsServed(t *testing.T) {
+	res, body := get(t, "/tenant.html")
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /tenant.html: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{`<script src="tenant.js" defer>`, `id="keyform"`, `id="gauges"`, `id="matrix"`, `href="./"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("tenant.html lacks %q", want)
+		}
+	}
+	if res, _ := get(t, "/tenant.js"); res.StatusCode != http.StatusOK {
+		t.Errorf("GET /tenant.js: %d", res.StatusCode)
+	}
+	if _, index := get(t, "/"); !strings.Contains(index, `href="tenant.html"`) {
+		t.Error("the finance page does not link to the tenant page")
 	}
 }
 

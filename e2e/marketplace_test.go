@@ -5,50 +5,15 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/tally-billing/tally/daemon"
 	"github.com/tally-billing/tally/money"
 	"github.com/tally-billing/tally/payouts"
 )
-
-// withProviderKeys runs the daemon with a keys file holding ingest and
-// finance keys and one key per provider; it returns the provider keys.
-func withProviderKeys(t *testing.T, providers ...string) (option, map[string]string) {
-	t.Helper()
-	keys := map[string]string{}
-	type key struct {
-		Name     string `json:"name"`
-		Role     string `json:"role"`
-		Provider string `json:"provider,omitempty"`
-		Key      string `json:"key"`
-	}
-	file := struct {
-		Keys []key `json:"keys"`
-	}{Keys: []key{
-		{Name: "ingest", Role: "ingest", Key: "ingest-key-for-the-marketplace-test"},
-		{Name: "finance", Role: "finance", Key: "finance-key-for-the-marketplace-test"},
-	}}
-	for _, p := range providers {
-		keys[p] = "provider-key-of-" + p + "-0123456789"
-		file.Keys = append(file.Keys, key{Name: p, Role: "provider", Provider: p, Key: keys[p]})
-	}
-	data, err := json.Marshal(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return func(c *daemon.Config) { c.KeysFile = path }, keys
-}
 
 func (tl *tally) balance(key, provider, asOf string) (int, payouts.Balances) {
 	tl.t.Helper()

@@ -4,48 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tally-billing/tally/billing"
-	"github.com/tally-billing/tally/daemon"
 	"github.com/tally-billing/tally/pipeline"
 )
-
-// withTenantKeys runs the daemon with a keys file holding ingest and
-// finance keys and one tenant key per tenant; it returns the tenant keys.
-func withTenantKeys(t *testing.T, tenants ...string) (option, map[string]string) {
-	t.Helper()
-	type key struct {
-		Name   string `json:"name"`
-		Role   string `json:"role"`
-		Tenant string `json:"tenant,omitempty"`
-		Key    string `json:"key"`
-	}
-	file := struct {
-		Keys []key `json:"keys"`
-	}{Keys: []key{
-		{Name: "ingest", Role: "ingest", Key: "ingest-key-for-the-tenant-key-test"},
-		{Name: "finance", Role: "finance", Key: "finance-key-for-the-tenant-key-test"},
-	}}
-	keys := map[string]string{}
-	for _, tn := range tenants {
-		keys[tn] = "tenant-key-of-" + tn + "-0123456789"
-		file.Keys = append(file.Keys, key{Name: tn + "-portal", Role: "tenant", Tenant: tn, Key: keys[tn]})
-	}
-	data, err := json.Marshal(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return func(c *daemon.Config) { c.KeysFile = path }, keys
-}
 
 func subStarted(id, tenant string, at time.Time, data string) string {
 	return ev("billing", id, "subscription.started", tenant, at, data)

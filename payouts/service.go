@@ -30,6 +30,9 @@ type Config struct {
 	Notifier Notifier
 	// Rejecter dead-letters refunds that can never apply (optional).
 	Rejecter EventRejecter
+	// Sellers, when set, leaves out the sales not entitled (SPEC §6) and
+	// dead-letters them through Rejecter (optional; sellers.go).
+	Sellers SaleJudge
 	// Snapshots, when set, makes each run start from the state the last
 	// run stored plus the events stored after it (optional); Later,
 	// Checks and Position are then required.
@@ -91,5 +94,6 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
+	cfg = withSellers(cfg)
 	return &Service{cfg: cfg, log: cfg.Logger.With().Str("component", "payouts").Logger()}, nil
 }

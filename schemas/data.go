@@ -81,6 +81,12 @@ func (p *parser) data(t Type, idx int32) (Payload, *FieldError) {
 		}
 		reason, err := d.text(0)
 		return &KYCRevoked{Reason: reason}, err
+	case TypeFeatureFlagSet:
+		return p.featureFlagSet(idx)
+	case TypeAICapSet:
+		return p.aiCapSet(idx)
+	case TypeSellerEnrolled, TypeSellerLeft:
+		return p.sellerEnrollment(idx)
 	}
 	return nil, &FieldError{Field: "type", Message: "unknown event type", Err: ErrUnknownType} // unreachable: type checked first
 }

@@ -473,8 +473,8 @@ func TestSplitBatchThousand(t *testing.T) {
 
 func TestTypes(t *testing.T) {
 	types := schemas.Types()
-	if len(types) != 11 {
-		t.Fatalf("Types() has %d types; want 11", len(types))
+	if len(types) != 15 { // 11 of SPEC §1, 4 of §6
+		t.Fatalf("Types() has %d types; want 15", len(types))
 	}
 	types[0] = "mutated"
 	if schemas.Types()[0] != schemas.TypeAICreditsConsumed {
@@ -488,7 +488,7 @@ func TestTypes(t *testing.T) {
 	if schemas.Type("ai.credits").Known() {
 		t.Fatal("unknown type is Known")
 	}
-	if !schemas.TypeRefundIssued.ProviderSubject() || schemas.TypeSeatAssigned.ProviderSubject() {
+	if !schemas.TypeRefundIssued.ProviderSubject() || schemas.TypeSeatAssigned.ProviderSubject() || schemas.TypeSellerEnrolled.ProviderSubject() {
 		t.Fatal("ProviderSubject wrong")
 	}
 }

@@ -55,8 +55,9 @@ func (e *Event) CheckTime(now time.Time, maxAhead time.Duration) error {
 
 // Payload is the typed data of an event: one of *AICreditsConsumed,
 // *AIPackPurchased, *SeatChange, *Subscription, *SubscriptionCanceled,
-// *SaleCompleted, *RefundIssued, *KYCVerified, *KYCRevoked. The set is
-// closed; use a type switch.
+// *SaleCompleted, *RefundIssued, *KYCVerified, *KYCRevoked, and the
+// tenant state payloads of SPEC §6 (tenantdata.go): *FeatureFlagSet,
+// *AICapSet, *SellerEnrollment. The set is closed; use a type switch.
 //
 // Struct tags: `json` is the data field name; `tally` is "required",
 // "optional" or "conditional" (required or forbidden depending on another
@@ -158,6 +159,12 @@ func payloadFits(t Type, p Payload) bool {
 		return t == TypeKYCVerified
 	case *KYCRevoked:
 		return t == TypeKYCRevoked
+	case *FeatureFlagSet:
+		return t == TypeFeatureFlagSet
+	case *AICapSet:
+		return t == TypeAICapSet
+	case *SellerEnrollment:
+		return t == TypeSellerEnrolled || t == TypeSellerLeft
 	}
 	return false
 }

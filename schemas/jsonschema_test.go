@@ -49,6 +49,9 @@ var payloads = []struct {
 	{schemas.RefundIssued{}, "refund_issued", []schemas.Type{schemas.TypeRefundIssued}},
 	{schemas.KYCVerified{}, "kyc_verified", []schemas.Type{schemas.TypeKYCVerified}},
 	{schemas.KYCRevoked{}, "kyc_revoked", []schemas.Type{schemas.TypeKYCRevoked}},
+	{schemas.FeatureFlagSet{}, "feature_flag_set", []schemas.Type{schemas.TypeFeatureFlagSet}},
+	{schemas.AICapSet{}, "ai_cap_set", []schemas.Type{schemas.TypeAICapSet}},
+	{schemas.SellerEnrollment{}, "seller_enrollment", []schemas.Type{schemas.TypeSellerEnrolled, schemas.TypeSellerLeft}},
 }
 
 type object = map[string]any
@@ -304,13 +307,17 @@ func checkFieldSchema(t *testing.T, common object, where string, ft reflect.Type
 	switch {
 	case ft == decimalT:
 		switch def := commonDef(t, prop); def {
-		case "quantity":
+		case "quantity", "quantityOrZero":
 		case "amount":
 			if moneyRules != 4 {
 				t.Errorf("%s: amount narrowed by %d currency groups; want 4", where, moneyRules)
 			}
 		default:
 			t.Errorf("%s: decimal field refers to %s; want quantity or amount", where, def)
+		}
+	case ft.Kind() == reflect.Bool: // "true" or "false"
+		if def := commonDef(t, prop); def != "boolString" {
+			t.Errorf("%s: boolean field refers to %s; want boolString", where, def)
 		}
 	case ft == currencyT:
 		if def := commonDef(t, prop); def != "currency" {

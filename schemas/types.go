@@ -23,6 +23,14 @@ const (
 	TypeKYCRevoked           Type = "provider.kyc.revoked"
 )
 
+// The tenant state events of SPEC §6 (subject: the tenant id).
+const (
+	TypeFeatureFlagSet Type = "tenant.feature_flag.set"
+	TypeAICapSet       Type = "tenant.ai_cap.set"
+	TypeSellerEnrolled Type = "marketplace.seller.enrolled"
+	TypeSellerLeft     Type = "marketplace.seller.left"
+)
+
 var allTypes = [...]Type{
 	TypeAICreditsConsumed,
 	TypeAIPackPurchased,
@@ -35,9 +43,13 @@ var allTypes = [...]Type{
 	TypeRefundIssued,
 	TypeKYCVerified,
 	TypeKYCRevoked,
+	TypeFeatureFlagSet,
+	TypeAICapSet,
+	TypeSellerEnrolled,
+	TypeSellerLeft,
 }
 
-// Types returns every event type, in the order of SPEC §1.
+// Types returns every event type, in the order of SPEC §1, then §6.
 func Types() []Type {
 	out := make([]Type, len(allTypes))
 	copy(out[:], allTypes[:])

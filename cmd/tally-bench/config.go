@@ -18,6 +18,7 @@ const (
 	phaseNATS    = "nats"
 	phaseHTTP    = "http"
 	phaseLatency = "latency"
+	phaseEnt     = "entitlements"
 	phaseBarrier = "barrier"
 	phaseClose   = "close"
 	phasePayouts = "payouts"
@@ -27,9 +28,9 @@ const (
 
 // allPhases run in this order. The backlog phase (10M events) is not run
 // unless named.
-var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts, phaseYear, phaseBacklog}
+var allPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseEnt, phaseBarrier, phaseClose, phasePayouts, phaseYear, phaseBacklog}
 
-var defaultPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseBarrier, phaseClose, phasePayouts, phaseYear}
+var defaultPhases = []string{phaseRaw, phaseNATS, phaseHTTP, phaseLatency, phaseEnt, phaseBarrier, phaseClose, phasePayouts, phaseYear}
 
 // config is the command line of tally-bench.
 type config struct {
@@ -49,6 +50,12 @@ type config struct {
 	Poll           time.Duration
 	Stall          time.Duration
 	Seed           uint64
+
+	// The entitlements phase.
+	EntSeconds   int
+	EntCheckRate int
+	EntTenants   int
+	EntWorkers   int
 
 	// The barrier phase.
 	BarrierRate     int
@@ -94,6 +101,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Poll, "poll", 20*time.Millisecond, "interval of the SELECT count() polls (each costs ClickHouse ~3ms of CPU)")
 	fs.DurationVar(&c.Stall, "stall", 2*time.Minute, "give up when the stored count does not move for this long")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the event generator")
+	fs.IntVar(&c.EntSeconds, "ent-seconds", 15, "length of the entitlements phase's load in seconds")
+	fs.IntVar(&c.EntCheckRate, "ent-check-rate", 2000, "entitlement checks/s of the entitlements phase")
+	fs.IntVar(&c.EntTenants, "ent-tenants", 100, "tenants the entitlements phase checks")
+	fs.IntVar(&c.EntWorkers, "ent-workers", 64, "concurrent checkers of the entitlements phase")
 	fs.IntVar(&c.BarrierRate, "barrier-rate", 20_000, "events/s of the HTTP load of the barrier phase")
 	fs.IntVar(&c.BarrierSeconds, "barrier-seconds", 20, "length of the barrier phase's load in seconds")
 	fs.DurationVar(&c.BarrierInterval, "barrier-interval", 500*time.Millisecond, "interval between the barrier phase's timed barrier and close")
@@ -146,6 +157,9 @@ func (c config) validate() error {
 	if c.BarrierRate < 1 || c.BarrierSeconds < 1 || c.BarrierInterval <= 0 || c.BarrierTenants < 1 {
 		errs = append(errs, errors.New("-barrier-rate, -barrier-seconds and -barrier-tenants must be at least 1, -barrier-interval positive"))
 	}
+	if c.EntSeconds < 1 || c.EntCheckRate < 1 || c.EntTenants < 1 || c.EntWorkers < 1 {
+		errs = append(errs, errors.New("-ent-seconds, -ent-check-rate, -ent-tenants and -ent-workers must be at least 1"))
+	}
 	if c.Window < 1 {
 		errs = append(errs, errors.New("-window must be at least 1"))
 	}
@@ -171,6 +185,9 @@ func (c config) validate() error {
 	}
 	if slices.Contains(c.Phases, phaseLatency) && c.LatencyRate == 0 && !slices.Contains(c.Phases, phaseNATS) {
 		errs = append(errs, errors.New("the latency phase needs the nats phase or -latency-rate"))
+	}
+	if slices.Contains(c.Phases, phaseEnt) && c.LatencyRate == 0 && !slices.Contains(c.Phases, phaseNATS) {
+		errs = append(errs, errors.New("the entitlements phase needs the nats phase or -latency-rate (its ingest rate)"))
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,9 @@
 //   - http: batches of 1,000 posted by concurrent workers, until all are stored;
 //   - latency: NATS publishing paced at half the nats rate, publish→queryable
 //     latency per chunk of events;
+//   - entitlements: 2,000 entitlement checks/s while NATS ingest runs at
+//     half the nats rate: check p50/p99 and freshness (202 → a check
+//     showing the event);
 //   - barrier: HTTP ingest paced at 20,000 events/s while a read-your-writes
 //     barrier and a period re-close are timed every 500ms, against the same
 //     with no load;
@@ -108,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // those that completed.
 func (b *bench) runPhases(ctx context.Context) ([]phaseResult, error) {
 	runners := map[string]func(context.Context, *tallyProc, *phaseResult) error{
-		phaseRaw: b.rawPhase, phaseNATS: b.natsPhase, phaseHTTP: b.httpPhase, phaseLatency: b.latencyPhase,
+		phaseRaw: b.rawPhase, phaseNATS: b.natsPhase, phaseHTTP: b.httpPhase, phaseLatency: b.latencyPhase, phaseEnt: b.entitlementsPhase,
 		phaseBarrier: b.barrierPhase, phaseClose: b.closePhase, phasePayouts: b.payoutsPhase, phaseYear: b.yearPhase, phaseBacklog: b.backlogPhase,
 	}
 	var results []phaseResult
@@ -124,6 +127,11 @@ func (b *bench) runPhases(ctx context.Context) ([]phaseResult, error) {
 		if name == phaseLatency {
 			if err := b.prepareLatency(); err != nil {
 				return results, fmt.Errorf("preparing the latency phase: %w", err)
+			}
+		}
+		if name == phaseEnt {
+			if err := b.prepareEntitlements(); err != nil {
+				return results, fmt.Errorf("preparing the entitlements phase: %w", err)
 			}
 		}
 		if name == phaseBarrier {

@@ -30,6 +30,9 @@ type phaseResult struct {
 	// Barrier is the detail of the barrier phase; its P50Ms, P99Ms and
 	// MaxMs above are those of the barrier alone under load.
 	Barrier *barrierResult `json:"barrier,omitempty"`
+	// Entitlements is the detail of the entitlements phase; P50Ms, P99Ms
+	// and MaxMs above are its checks' under ingest.
+	Entitlements *entResult `json:"entitlements,omitempty"`
 	// Backlog is the peak of messages waiting for each consumer.
 	Backlog *backlog `json:"peak_backlog,omitempty"`
 
@@ -136,6 +139,9 @@ func (rep report) writeTable(w io.Writer) error {
 		}
 		if r.Phase == phaseLatency {
 			fmt.Fprintf(w, "%-8s paced at %.0f events/s; latency max %s\n", "", r.TargetRate, millis(r.MaxMs))
+		}
+		if r.Entitlements != nil {
+			r.Entitlements.writeLines(w, r)
 		}
 		if r.Barrier != nil {
 			r.Barrier.writeLines(w, r)

@@ -1137,7 +1137,36 @@ ALTER TABLE events_local ON CLUSTER 'tally'
 ALTER TABLE events_local ON CLUSTER 'tally'
     MATERIALIZE INDEX order_id_bloom;
 
--- Migration 0012_webhooks.
+-- Migration 0012_tenant_state.
+ALTER TABLE events_local ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS flag LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'flag')
+        COMMENT 'tenant.feature_flag.set: flag name',
+    ADD COLUMN IF NOT EXISTS enabled UInt8
+        DEFAULT JSONExtractString(payload, 'data', 'enabled') = 'true'
+        COMMENT 'tenant.feature_flag.set: 1 enabled, 0 disabled',
+    ADD COLUMN IF NOT EXISTS provider String
+        DEFAULT JSONExtractString(payload, 'data', 'provider')
+        COMMENT 'marketplace.seller.enrolled, left: the marketplace provider id';
+
+ALTER TABLE events ON CLUSTER 'tally'
+    ADD COLUMN IF NOT EXISTS flag LowCardinality(String)
+        DEFAULT JSONExtractString(payload, 'data', 'flag')
+        COMMENT 'tenant.feature_flag.set: flag name',
+    ADD COLUMN IF NOT EXISTS enabled UInt8
+        DEFAULT JSONExtractString(payload, 'data', 'enabled') = 'true'
+        COMMENT 'tenant.feature_flag.set: 1 enabled, 0 disabled',
+    ADD COLUMN IF NOT EXISTS provider String
+        DEFAULT JSONExtractString(payload, 'data', 'provider')
+        COMMENT 'marketplace.seller.enrolled, left: the marketplace provider id';
+
+ALTER TABLE events_local ON CLUSTER 'tally'
+    ADD INDEX IF NOT EXISTS stream_seq_minmax stream_seq TYPE minmax GRANULARITY 1;
+
+ALTER TABLE events_local ON CLUSTER 'tally'
+    MATERIALIZE INDEX stream_seq_minmax;
+
+-- Migration 0013_webhooks.
 CREATE TABLE IF NOT EXISTS webhook_endpoints_local ON CLUSTER 'tally'
 (
     endpoint_id       String,

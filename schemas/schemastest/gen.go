@@ -140,6 +140,16 @@ func Payload(typ schemas.Type) *rapid.Generator[schemas.Payload] {
 			return &schemas.KYCVerified{StripeAccount: "acct_" + rapid.StringMatching(`[A-Za-z0-9]{1,16}`).Draw(t, "acct")}
 		case schemas.TypeKYCRevoked:
 			return &schemas.KYCRevoked{Reason: optional("reason")}
+		case schemas.TypeFeatureFlagSet:
+			return &schemas.FeatureFlagSet{Flag: Key().Draw(t, "flag"), Enabled: rapid.Bool().Draw(t, "enabled")}
+		case schemas.TypeAICapSet:
+			c := decimal.Zero
+			if rapid.Bool().Draw(t, "cap?") {
+				c = Quantity().Draw(t, "monthly_credits")
+			}
+			return &schemas.AICapSet{MonthlyCredits: c}
+		case schemas.TypeSellerEnrolled, schemas.TypeSellerLeft:
+			return &schemas.SellerEnrollment{Provider: Ident().Draw(t, "provider")}
 		}
 		panic("unknown type " + typ)
 	})
