@@ -287,3 +287,63 @@ func TestWebhookRestartMidRetry(t *testing.T) {
 		t.Errorf("payout.paid messages logged: %d, want 1", n)
 	}
 }
+
+// TestWebhookTenantScope: tenant keys register endpoints for their own
+// tenant where the plan has api_keys_webhooks (team: webhooks_only,
+// business: included; starter: not_available → 403); a period close's
+// invoice.finalized reaches the finance endpoint for every tenant and
+// each tenant's endpoint for its own invoice only.
+func TestWebhookTenantScope(t *testing.T) {
+	keysOpt, keys := withTenantKeys(t, "t-team", "t-starter", "t-biz")
+	tl := startTally(t, withClock(december2), keysOpt, withWebhooks(500*time.Millisecond))
+	tl.mustAccept(3, 0, subStart("wt-1", "t-team", "team", nov(1, 0), ""), subStart("wt-2", "t-starter", "starter", nov(1, 0), ""),
+		subStart("wt-3", "t-biz", "business", nov(1, 0), ""))
+	for _, tenant := range []string{"t-team", "t-starter", "t-biz"} {
+		tl.waitRows(tenant, 1)
+	}
+	all := newReceiver(t, func(int) bool { return false })
+	team := newReceiver(t, func(int) bool { return false })
+	biz := newReceiver(t, func(int) bool { return false })
+	tl.register(all.URL, "invoice.finalized")
+	reg := func(key, url, tenant string) (int, []byte) {
+		body, _ := json.Marshal(map[string]any{"url": url, "event_types": []string{"invoice.finalized"}, "tenant": tenant})
+		status, _, out := tl.do(http.MethodPost, "/v1/webhooks/endpoints", key, "application/json", body)
+		return status, out
+	}
+	// The live state folds the subscriptions shortly after they are stored.
+	var teamEP endpointAnswer
+	waitFor(t, 30*time.Second, "t-team's registration", func() bool {
+		status, out := reg(keys["t-team"], team.URL, "")
+		return status == http.StatusCreated && json.Unmarshal(out, &teamEP) == nil
+	})
+	if status, out := reg(keys["t-biz"], biz.URL, ""); status != http.StatusCreated {
+		t.Fatalf("t-biz: %d %s", status, out)
+	}
+	if status, out := reg(keys["t-starter"], all.URL, ""); status != http.StatusForbidden || !strings.Contains(string(out), "not_available") {
+		t.Errorf("t-starter (api_keys_webhooks not_available): %d %s, want 403", status, out)
+	}
+	if status, out := reg(keys["t-team"], team.URL, "t-biz"); status != http.StatusBadRequest {
+		t.Errorf("t-team registering for t-biz: %d %s, want 400", status, out)
+	}
+	if status, _, out := tl.do(http.MethodGet, "/v1/webhooks/endpoints/"+teamEP.ID, keys["t-biz"], "", nil); status != http.StatusNotFound {
+		t.Errorf("t-biz reading t-team's endpoint: %d %s, want 404", status, out)
+	}
+
+	tl.closePeriod("2026-11")
+	waitFor(t, 60*time.Second, "every invoice.finalized", func() bool {
+		return len(all.ofType("invoice.finalized")) == 3 && len(team.ofType("invoice.finalized")) >= 1 && len(biz.ofType("invoice.finalized")) >= 1
+	})
+	for name, r := range map[string]*receiver{"t-team": team, "t-biz": biz} {
+		for _, g := range r.ofType("invoice.finalized") {
+			var b struct{ Data struct{ Tenant string } }
+			if err := json.Unmarshal(g.body, &b); err != nil || b.Data.Tenant != name {
+				t.Errorf("%s's endpoint received %s", name, g.body)
+			}
+		}
+	}
+	status, _, out := tl.do(http.MethodGet, "/v1/webhooks/deliveries", keys["t-team"], "", nil)
+	var res struct{ Deliveries []deliveryAnswer }
+	if status != http.StatusOK || json.Unmarshal(out, &res) != nil || len(res.Deliveries) != 1 {
+		t.Errorf("t-team's delivery log: %d %s", status, out)
+	}
+}
