@@ -72,7 +72,7 @@ func TestWebhookRoutesByRole(t *testing.T) {
 	hooks := &scopeRecorder{}
 	rec := &recorder{}
 	h, err := api.NewRouter(api.Config{Keys: keys, Ingest: http.NotFoundHandler(), Usage: rec, Billing: rec, Marketplace: rec,
-		Reports: rec, Trends: rec, Barrier: rec, Webhooks: hooks, Ready: func(context.Context) error { return nil },
+		Reports: rec, Trends: rec, Entitlements: rec, Barrier: rec, Webhooks: hooks, Ready: func(context.Context) error { return nil },
 		Metrics: http.NotFoundHandler(), Now: func() time.Time { return apiNow }, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
