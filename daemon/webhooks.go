@@ -18,7 +18,7 @@ import (
 func (d *Daemon) buildWebhooks(ctx context.Context, ents *entitlements.State) (*webhooks.Service, *jsqueue.Queue, error) {
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	queue, err := jsqueue.New(tctx, d.js, jsqueue.Config{DedupWindow: d.cfg.Topology.DedupWindow,
+	queue, err := jsqueue.New(tctx, d.js, jsqueue.Config{DedupWindow: d.cfg.Topology.DedupWindow, Replicas: d.cfg.Topology.Replicas,
 		Logger: d.log.With().Str("component", "webhooks").Logger()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting the webhooks queue: %w", err)

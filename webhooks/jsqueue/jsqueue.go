@@ -44,6 +44,9 @@ type Config struct {
 	// Concurrency is how many deliveries one process makes at once
 	// (default 8).
 	Concurrency int
+	// Replicas of the stream (default 1; 3 on a NATS cluster, as
+	// Tally's other streams: --stream-replicas).
+	Replicas int
 	Logger      zerolog.Logger
 }
 
@@ -68,14 +71,14 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error
 		Name: Stream, Subjects: []string{MessagesSubject, DeliveriesSubject},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 		MaxAge: 7 * 24 * time.Hour, MaxMsgSize: 1 << 20, Discard: jetstream.DiscardNew,
-		Duplicates: cfg.DedupWindow,
+		Duplicates: cfg.DedupWindow, Replicas: max(cfg.Replicas, 1),
 	}); err != nil {
 		return nil, fmt.Errorf("applying stream %s: %w", Stream, err)
 	}
 	for _, c := range []struct{ name, subject string }{{FanOutConsumer, MessagesSubject}, {DeliveryConsumer, DeliveriesSubject}} {
 		if _, err := js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
 			Durable: c.name, FilterSubject: c.subject, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: defaultAckWait, MaxDeliver: -1, MaxAckPending: 1000,
+			AckWait: defaultAckWait, MaxDeliver: -1, MaxAckPending: 1000, Replicas: max(cfg.Replicas, 1),
 		}); err != nil {
 			return nil, fmt.Errorf("applying consumer %s: %w", c.name, err)
 		}
