@@ -9,13 +9,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
-	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -29,7 +25,6 @@ import (
 
 	"github.com/tally-billing/tally/api"
 	"github.com/tally-billing/tally/auth"
-	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/consumers"
@@ -125,102 +120,6 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-func (d *Daemon) loadKeys() (*auth.Keyring, error) {
-	path := d.cfg.KeysFile
-	if path == "" {
-		path = d.cfg.DevKeysPath()
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			if _, err := auth.WriteDevFile(path); err != nil {
-				return nil, err
-			}
-			d.log.Warn().Str("keys_file", path).Msg("created a dev keys file (loopback only); pass --keys-file in production")
-		} else {
-			d.log.Info().Str("keys_file", path).Msg("using the dev keys file")
-		}
-	}
-	d.keysPath = path
-	return auth.LoadFile(path)
-}
-
-func (d *Daemon) startNATS(ctx context.Context) error {
-	url := d.cfg.NATSURL
-	if url == "" {
-		storeDir := filepath.Join(d.cfg.DataDir, "nats")
-		// JetStream may grow by the free space less the disk guard's
-		// minimum, so it stops (503 at ingest) before the disk is full.
-		maxStore := d.disk.StoreLimit(dirSize(storeDir))
-		srv, err := natsembed.Start(natsembed.Config{
-			StoreDir:   storeDir,
-			ListenAddr: d.cfg.NATSListen,
-			MaxStore:   maxStore,
-			Logger:     d.log,
-		})
-		if err != nil {
-			return fmt.Errorf("starting embedded nats: %w", err)
-		}
-		d.natsSrv = srv
-		url = srv.ClientURL()
-		d.log.Info().Str("url", url).Int64("max_store_bytes", maxStore).Msg("embedded nats with jetstream started")
-	}
-	nc, err := nats.Connect(url,
-		nats.Name("tally"),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond),
-		// No buffering while disconnected: a publish then fails at once and
-		// ingest answers 503, instead of a 202 for bytes still in memory.
-		nats.ReconnectBufSize(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			d.log.Warn().Err(err).Msg("nats disconnected")
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { d.log.Info().Msg("nats reconnected") }),
-	)
-	if err != nil {
-		return fmt.Errorf("connecting to nats: %w", err)
-	}
-	d.nc = nc
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("opening jetstream: %w", err)
-	}
-	d.js = js
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := pipeline.ApplyTopology(tctx, js, d.cfg.Topology); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (d *Daemon) startClickHouse(ctx context.Context) error {
-	dsn := d.cfg.ClickHouseDSN
-	if dsn == "" {
-		srv, err := chlocal.Start(ctx, chlocal.Config{
-			LibPath:      d.cfg.ChdbLib,
-			DataDir:      filepath.Join(d.cfg.DataDir, "clickhouse"),
-			Executable:   d.cfg.LauncherExecutable,
-			LauncherArgs: d.cfg.LauncherArgs,
-			Env:          d.cfg.LauncherEnv,
-			Logger:       d.log,
-		})
-		if err != nil {
-			return fmt.Errorf("starting managed clickhouse: %w", err)
-		}
-		d.chSrv = srv
-		dsn = srv.DSN()
-		d.log.Info().Str("dsn", dsn).Str("log", srv.LogFile()).Msg("managed clickhouse started")
-	}
-	d.chDSN = dsn
-	store, err := chstore.Open(ctx, chstore.Config{DSN: dsn, Cluster: d.cfg.ClickHouseCluster, Logger: d.log})
-	if err != nil {
-		return err
-	}
-	d.store = store
-	if err := store.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrating clickhouse: %w", err)
-	}
-	return nil
 }
 
 func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
@@ -403,128 +302,6 @@ func (d *Daemon) buildRunners(pub *pipeline.Publisher, dlq *pipeline.DeadLetters
 		}
 	}
 	return out, nil
-}
-
-// loadPriceBook loads --price-book, or the shipped one.
-func (d *Daemon) loadPriceBook() (*pricebook.Book, error) {
-	if d.cfg.PriceBook == "" {
-		return pricebook.Default(), nil
-	}
-	return pricebook.Load(d.cfg.PriceBook)
-}
-
-// keepPriceBooks stores book in ClickHouse under its version, unless it is
-// there already (a changed book under a version already used is refused),
-// and loads every version Tally ever ran with, for billing to re-rate
-// closed months with the version they were billed under.
-func (d *Daemon) keepPriceBooks(ctx context.Context, book *pricebook.Book) error {
-	books, err := pricebook.Keep(ctx, d.store.Invoices(), book, d.cfg.Now())
-	if err != nil {
-		return err
-	}
-	d.books = books
-	d.log.Info().Str("price_book", book.Version).Strs("versions", books.Versions()).Msg("price books loaded")
-	return nil
-}
-
-// buildBilling wires the billing service, with a Stripe sender when a key
-// is configured (a dry run otherwise).
-func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter, notifier billing.Notifier) (*billing.Service, error) {
-	invoices := d.store.Invoices()
-	cfg := billing.Config{
-		Rejecter: rejecter, Notifier: notifier,
-		Book: book, Books: d.books, Activity: d.store.Events(),
-		Invoices: invoices, Periods: invoices, Customers: invoices,
-		Now: d.cfg.Now, Logger: d.log, Metrics: billing.NewMetrics(reg),
-	}
-	if d.stripe != nil { // a nil sender in the interface would not be a dry run
-		cfg.Sender = stripesync.NewInvoiceSender(d.stripe)
-	}
-	return billing.New(cfg)
-}
-
-// storedRejecter dead-letters stored events: it reads them back from
-// ClickHouse and publishes them to the dead-letter stream with the reason,
-// under the message id of their events-stream sequence (so twice is once
-// within JetStream's duplicate window), and skips those the dead-letter
-// store holds already (so twice is once after it: billing rejects the
-// subscription changes it leaves out at every close). Every stored event,
-// HTTP or NATS, came from the events stream (the one hop), so its row's
-// stream_seq is its origin sequence there; the origin subject named is the
-// type's, also for an event an emitter published under tally.ingest.
-type storedRejecter struct {
-	events *chstore.Events
-	dlq    *pipeline.DeadLetters
-}
-
-func (r *storedRejecter) RejectStored(ctx context.Context, seqs []uint64, reason string) error {
-	done, err := r.events.DeadLettered(ctx, pipeline.EventsStream, seqs)
-	if err != nil {
-		return err
-	}
-	seqs = slices.DeleteFunc(slices.Clone(seqs), func(seq uint64) bool { return done[seq] })
-	events, err := r.events.EventsBySeq(ctx, seqs)
-	if err != nil {
-		return err
-	}
-	for _, e := range events {
-		m := &consumers.Message{Stream: pipeline.EventsStream, StreamSeq: e.Seq,
-			Subject: pipeline.EventsSubjectPrefix + e.Type, Data: e.Payload}
-		if err := r.dlq.PublishDeadLetter(ctx, m, errors.New(reason)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// servePprof serves the profiling endpoints until ctx ends.
-func (d *Daemon) servePprof(g *errgroup.Group, ctx context.Context) error {
-	ln, err := net.Listen("tcp", d.cfg.PprofAddr)
-	if err != nil {
-		return fmt.Errorf("listening for pprof on %s: %w", d.cfg.PprofAddr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	g.Go(func() error {
-		<-ctx.Done()
-		return srv.Close()
-	})
-	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving pprof: %w", err)
-		}
-		return nil
-	})
-	d.log.Info().Str("addr", ln.Addr().String()).Msg("pprof serving")
-	return nil
-}
-
-// ready reports whether events can be taken: JetStream must answer.
-func (d *Daemon) ready(ctx context.Context) error {
-	if !d.nc.IsConnected() {
-		return errors.New("nats not connected")
-	}
-	if _, err := d.js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	return d.disk.Admit()
-}
-
-// dirSize is the size of the files under dir (0 if it does not exist).
-func dirSize(dir string) uint64 {
-	var n uint64
-	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
-		if err == nil && e.Type().IsRegular() {
-			if info, err := e.Info(); err == nil {
-				n += uint64(info.Size())
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // HTTPAddr is the address the API listens on.
