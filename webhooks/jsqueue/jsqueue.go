@@ -47,7 +47,7 @@ type Config struct {
 	// Replicas of the stream (default 1; 3 on a NATS cluster, as
 	// Tally's other streams: --stream-replicas).
 	Replicas int
-	Logger      zerolog.Logger
+	Logger   zerolog.Logger
 }
 
 // Queue is the JetStream side of webhooks: it implements
