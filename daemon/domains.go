@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tally-billing/tally/billing"
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/consumers"

@@ -18,12 +18,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tally-billing/tally/auth"
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chstore"
 	"github.com/tally-billing/tally/natsembed"
 	"github.com/tally-billing/tally/pipeline"
-	"golang.org/x/sync/errgroup"
 )
 
 func (d *Daemon) loadKeys() (*auth.Keyring, error) {
