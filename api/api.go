@@ -36,6 +36,8 @@ type Config struct {
 	Reports Reports
 	// Trends serves the dashboard's range of months (GET /v1/reports/trend).
 	Trends Trends
+	// Webhooks serves /v1/webhooks (SPEC §7); nil leaves it out.
+	Webhooks Webhooks
 	// Entitlements serves the live tenant state (SPEC §6).
 	Entitlements Entitlements
 	// Barrier holds closes, payout runs and reads until every event
@@ -108,6 +110,9 @@ func NewRouter(cfg Config) (http.Handler, error) {
 		provider := r.With(require(auth.RoleFinance, auth.RoleProvider), consistent(cfg.Barrier))
 		provider.Get("/payouts", payoutsHandler(cfg.Marketplace))
 		provider.Get("/providers/{provider}/balance", balanceHandler(cfg.Marketplace, cfg.Now))
+		if cfg.Webhooks != nil {
+			mountWebhooks(r, cfg.Webhooks)
+		}
 	})
 	return r, nil
 }

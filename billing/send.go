@@ -65,6 +65,9 @@ func (s *Service) sendAll(ctx context.Context, invs []Invoice) error {
 				}
 			}
 		}
+		if err := s.notifySent(ctx, changed); err != nil { // before the record: a failure sends again, same facts
+			return err
+		}
 		return s.cfg.Invoices.UpdateInvoiceStatuses(ctx, changed)
 	}
 	return sendbatch.Run(ctx, sendbatch.Config{}, groups, send, record)

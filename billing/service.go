@@ -32,6 +32,8 @@ type Config struct {
 	Customers CustomerIDs
 	// Rejecter dead-letters seat releases without an assignment (optional).
 	Rejecter EventRejecter
+	// Notifier hears of finalized and sent invoices (optional: webhooks).
+	Notifier Notifier
 	// Now is the clock (default time.Now).
 	Now     func() time.Time
 	Logger  zerolog.Logger

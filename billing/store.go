@@ -52,6 +52,9 @@ func (s *Service) recordClose(ctx context.Context, p Period, now time.Time, alre
 	if err != nil {
 		return nil, fmt.Errorf("reading the invoices of %s: %w", p, err)
 	}
+	if err := s.notifyFinalized(ctx, invs); err != nil { // every close tells them, before the close is recorded
+		return invs, fmt.Errorf("notifying the invoices of %s: %w", p, err)
+	}
 	if alreadyClosed {
 		s.cfg.Metrics.Closes.WithLabelValues("already_closed").Inc()
 		return invs, nil

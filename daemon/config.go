@@ -93,6 +93,11 @@ type Config struct {
 	// profiling (empty: off).
 	PprofAddr string
 
+	// WebhooksAllowLocal lets webhook endpoints use http and loopback or
+	// private addresses (tests and development only; link-local stays
+	// refused). WebhooksBackoff replaces the retry schedule (tests).
+	WebhooksAllowLocal bool
+	WebhooksBackoff    []time.Duration
 	// ShutdownTimeout bounds the graceful shutdown (default 30s).
 	ShutdownTimeout time.Duration
 	// Now is the clock (default time.Now).

@@ -168,7 +168,11 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	if err != nil {
 		return err
 	}
-	bill, err := d.buildBilling(reg, book, rejecter)
+	hooks, hookQueue, err := d.buildWebhooks(ctx, ents)
+	if err != nil {
+		return err
+	}
+	bill, err := d.buildBilling(reg, book, rejecter, hooks.Facts())
 	if err != nil {
 		return err
 	}
@@ -177,8 +181,8 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Book: book, Runs: ledger, Payouts: ledger, Store: ledger, Statuses: ledger, Ledger: ledger,
 		Events: d.store.Events(), Rejecter: rejecter, Sellers: ents,
 		Snapshots: ledger, Later: d.store.Events(), Checks: ledger, Position: storedPosition{watermark},
-		Providers: ledger,
-		Now:       d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
+		Providers: ledger, Notifier: hooks.Facts(),
+		Now: d.cfg.Now, Logger: d.log, Metrics: payouts.NewMetrics(reg),
 	}
 	if d.stripe != nil { // a nil *Client in the interface would not be a dry run
 		marketCfg.Sender = stripesync.NewTransferSender(d.stripe)
@@ -197,6 +201,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 		Reports:      d.store.Finance(),
 		Trends:       d.store.Finance(),
 		Entitlements: ents,
+		Webhooks:     hooks,
 		// Concurrent reads share one read of the marks and one follower
 		// of the sink's progress (pipeline.SharedBarrier).
 		Barrier: pipeline.NewSharedBarrier(watermark, 0),
@@ -232,6 +237,7 @@ func (d *Daemon) startServing(ctx context.Context, keys *auth.Keyring) error {
 	}
 	g.Go(func() error { return d.disk.Run(gctx) })
 	g.Go(func() error { return ents.Run(gctx) })
+	g.Go(func() error { return runWebhooks(gctx, hookQueue, hooks) })
 	g.Go(func() error {
 		if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)

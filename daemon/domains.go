@@ -43,11 +43,11 @@ func (d *Daemon) keepPriceBooks(ctx context.Context, book *pricebook.Book) error
 
 // buildBilling wires the billing service, with a Stripe sender when a key
 // is configured (a dry run otherwise).
-func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter) (*billing.Service, error) {
+func (d *Daemon) buildBilling(reg prometheus.Registerer, book *pricebook.Book, rejecter billing.EventRejecter, notifier billing.Notifier) (*billing.Service, error) {
 	invoices := d.store.Invoices()
 	cfg := billing.Config{
-		Rejecter: rejecter,
-		Book:     book, Books: d.books, Activity: d.store.Events(),
+		Rejecter: rejecter, Notifier: notifier,
+		Book: book, Books: d.books, Activity: d.store.Events(),
 		Invoices: invoices, Periods: invoices, Customers: invoices,
 		Now: d.cfg.Now, Logger: d.log, Metrics: billing.NewMetrics(reg),
 	}

@@ -230,6 +230,9 @@ func (s *Service) decideContinued(ctx context.Context, asOf time.Time) ([]Payout
 		return nil, err
 	}
 	took.mark("snapshot")
+	if err := s.notifyHeld(ctx, asOf, run.Carried); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Runs.RecordPayoutRun(ctx, asOf, s.cfg.Now(), len(run.Payouts)); err != nil {
 		return nil, err
 	}

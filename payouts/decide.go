@@ -63,6 +63,9 @@ func (s *Service) decide(ctx context.Context, asOf time.Time) ([]Payout, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.notifyHeld(ctx, asOf, run.Carried); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Runs.RecordPayoutRun(ctx, asOf, s.cfg.Now(), len(run.Payouts)); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,13 @@ func (s *Service) sendAll(ctx context.Context, pending []*Payout) error {
 		}
 		return s.recordStatuses(ctx, pending)
 	}
-	return sendbatch.Run(ctx, sendbatch.Config{}, pending, s.send, s.recordStatuses)
+	record := func(ctx context.Context, ps []*Payout) error {
+		if err := s.notifySettled(ctx, ps); err != nil { // before the record: a failure sends again, same facts
+			return err
+		}
+		return s.recordStatuses(ctx, ps)
+	}
+	return sendbatch.Run(ctx, sendbatch.Config{}, pending, s.send, record)
 }
 
 func (s *Service) recordStatuses(ctx context.Context, ps []*Payout) error {

@@ -26,6 +26,8 @@ type Config struct {
 	Events EventSource
 	// Sender makes transfers; nil is a dry run (status not_sent).
 	Sender TransferSender
+	// Notifier hears of paid, failed and held payouts (optional: webhooks).
+	Notifier Notifier
 	// Rejecter dead-letters refunds that can never apply (optional).
 	Rejecter EventRejecter
 	// Sellers, when set, leaves out the sales not entitled (SPEC §6) and

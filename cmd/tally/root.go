@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 		// Every command's flags take their TALLY_* environment values.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return bindEnv(cmd) },
 	}
-	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newEntitlementsCmd(), newCloseCmd(), newInvoicesCmd(), newUnbilledCmd(), newBalanceCmd(), newPayoutsCmd(), newReportCmd(),
+	root.AddCommand(newRunCmd(), newEmitCmd(), newUsageCmd(), newEntitlementsCmd(), newCloseCmd(), newInvoicesCmd(), newUnbilledCmd(), newBalanceCmd(), newPayoutsCmd(), newReportCmd(), newWebhooksCmd(),
 		newPipelineCmd(), newVersionCmd(), newLauncherCmd(), newMigrationsCmd())
 	return root
 }

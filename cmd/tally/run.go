@@ -95,6 +95,8 @@ libchdb.so (run "make chdb" once) and stores in the data dir. With no
 	f.StringVar(&cfg.PayoutSchedule, "payout-schedule", "monthly", "payout runs: monthly (1st, 00:00 UTC) or weekly (Mondays, 00:00 UTC)")
 	f.StringVar(&cfg.MinFreeDisk, "min-free-disk", "", "free space of the data dir's file system below which ingest answers 503: a size (512MiB, 2GiB), a percentage (5%) or 0 for off; default the smaller of 1GiB and 5%")
 	f.DurationVar(&cfg.DiskCheckInterval, "disk-check-interval", 5*time.Second, "how often the free space of the data dir is read")
+	f.BoolVar(&cfg.WebhooksAllowLocal, "webhooks-allow-local", false, "let webhook endpoints use http and loopback or private addresses (tests and development only; link-local is always refused)")
+	f.DurationSliceVar(&cfg.WebhooksBackoff, "webhooks-backoff", nil, "webhook retry delays, the last repeating (default 5s,5m,30m,2h,5h,10h,10h; shorter for tests)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this address (empty: off)")
 	f.Int64Var(&memoryLimitMiB, "memory-limit-mib", defaultMemoryLimitMiB, "soft memory limit of the process in MiB, for the Go garbage collector (0: none; GOMEMLIMIT wins when set)")
 	f.StringVar(&logLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")

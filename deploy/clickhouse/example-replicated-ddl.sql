@@ -1166,3 +1166,62 @@ ALTER TABLE events_local ON CLUSTER 'tally'
 ALTER TABLE events_local ON CLUSTER 'tally'
     MATERIALIZE INDEX stream_seq_minmax;
 
+-- Migration 0013_webhooks.
+CREATE TABLE IF NOT EXISTS webhook_endpoints_local ON CLUSTER 'tally'
+(
+    endpoint_id       String,
+    url               String,
+    event_types       Array(String),
+    tenant            String COMMENT 'empty: a finance endpoint, every tenant',
+    secret            String COMMENT 'whsec_..., signs deliveries',
+    prev_secret       String COMMENT 'the rotated-out secret, signing until prev_until',
+    prev_until        DateTime64(3, 'UTC'),
+    disabled_at       DateTime64(3, 'UTC') COMMENT 'zero while enabled',
+    disabled_reason   String,
+    deleted           UInt8,
+    created_at        DateTime64(3, 'UTC'),
+    version           UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/webhook_endpoints_local', '{replica}', version)
+ORDER BY endpoint_id;
+
+CREATE TABLE IF NOT EXISTS webhook_endpoints ON CLUSTER 'tally' AS webhook_endpoints_local
+ENGINE = Distributed('tally', currentDatabase(), 'webhook_endpoints_local', cityHash64(endpoint_id));
+
+CREATE TABLE IF NOT EXISTS webhook_messages_local ON CLUSTER 'tally'
+(
+    message_id  String,
+    type        LowCardinality(String),
+    tenant      String,
+    ts          DateTime64(9, 'UTC'),
+    data        String,
+    logged_at   DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/webhook_messages_local', '{replica}')
+ORDER BY message_id;
+
+CREATE TABLE IF NOT EXISTS webhook_messages ON CLUSTER 'tally' AS webhook_messages_local
+ENGINE = Distributed('tally', currentDatabase(), 'webhook_messages_local', cityHash64(message_id));
+
+CREATE TABLE IF NOT EXISTS webhook_attempts_local ON CLUSTER 'tally'
+(
+    delivery_id      String,
+    message_id       String,
+    endpoint_id      String,
+    type             LowCardinality(String),
+    tenant           String,
+    attempt          UInt32,
+    at               DateTime64(3, 'UTC'),
+    outcome          LowCardinality(String) COMMENT 'succeeded, retrying, failed',
+    http_status      UInt16,
+    latency_ms       UInt32,
+    response         String COMMENT 'the first 4 KiB of the answer',
+    error            String,
+    next_attempt_at  DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/webhook_attempts_local', '{replica}')
+ORDER BY (endpoint_id, delivery_id, at);
+
+CREATE TABLE IF NOT EXISTS webhook_attempts ON CLUSTER 'tally' AS webhook_attempts_local
+ENGINE = Distributed('tally', currentDatabase(), 'webhook_attempts_local', cityHash64(endpoint_id));
+
