@@ -58,8 +58,16 @@ type Queue struct {
 	log zerolog.Logger
 }
 
+// applyTimeout bounds how long New retries applying the stream and its
+// consumers: on a NATS cluster that has just formed (or lost a node),
+// creating a replicated stream fails for a while with "insufficient
+// resources" or "temporarily unavailable", and a replica should wait
+// rather than exit.
+const applyTimeout = time.Minute
+
 // New applies the stream and its consumers (CreateOrUpdate, so replicas
-// and upgrades converge) and returns the queue.
+// and upgrades converge), retrying for up to applyTimeout, and returns
+// the queue.
 func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error) {
 	if cfg.DedupWindow <= 0 {
 		cfg.DedupWindow = 2 * time.Minute
@@ -67,23 +75,43 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = defaultConcurrency
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	q := &Queue{js: js, cfg: cfg, log: cfg.Logger.With().Str("component", "webhooks-queue").Logger()}
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		err := q.apply(ctx)
+		if err == nil {
+			return q, nil
+		}
+		q.log.Warn().Err(err).Dur("retry_in", wait).Msg("applying the webhooks stream; retrying")
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// apply creates or updates the stream and its two consumers.
+func (q *Queue) apply(ctx context.Context) error {
+	replicas := max(q.cfg.Replicas, 1)
+	if _, err := q.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: Stream, Subjects: []string{MessagesSubject, DeliveriesSubject},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 		MaxAge: 7 * 24 * time.Hour, MaxMsgSize: 1 << 20, Discard: jetstream.DiscardNew,
-		Duplicates: cfg.DedupWindow, Replicas: max(cfg.Replicas, 1),
+		Duplicates: q.cfg.DedupWindow, Replicas: replicas,
 	}); err != nil {
-		return nil, fmt.Errorf("applying stream %s: %w", Stream, err)
+		return fmt.Errorf("applying stream %s: %w", Stream, err)
 	}
 	for _, c := range []struct{ name, subject string }{{FanOutConsumer, MessagesSubject}, {DeliveryConsumer, DeliveriesSubject}} {
-		if _, err := js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
+		if _, err := q.js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
 			Durable: c.name, FilterSubject: c.subject, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: defaultAckWait, MaxDeliver: -1, MaxAckPending: 1000, Replicas: max(cfg.Replicas, 1),
+			AckWait: defaultAckWait, MaxDeliver: -1, MaxAckPending: 1000, Replicas: replicas,
 		}); err != nil {
-			return nil, fmt.Errorf("applying consumer %s: %w", c.name, err)
+			return fmt.Errorf("applying consumer %s: %w", c.name, err)
 		}
 	}
-	return &Queue{js: js, cfg: cfg, log: cfg.Logger.With().Str("component", "webhooks-queue").Logger()}, nil
+	return nil
 }
 
 var _ webhooks.MessageQueue = (*Queue)(nil)
