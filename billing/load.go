@@ -172,20 +172,7 @@ func tenantCuts(book *pricebook.Book, changes []rating.SubscriptionChange, a *Te
 func subscriptionChanges(events []schemas.StoredEvent) []rating.SubscriptionChange {
 	out := make([]rating.SubscriptionChange, 0, len(events))
 	for _, se := range events {
-		e := se.Event
-		c := rating.SubscriptionChange{At: e.Time}
-		switch e.Type {
-		case schemas.TypeSubscriptionStarted:
-			c.Kind = rating.Started
-		case schemas.TypeSubscriptionChanged:
-			c.Kind = rating.Changed
-		default:
-			c.Kind = rating.Canceled
-		}
-		if sub, ok := e.Data.(*schemas.Subscription); ok {
-			c.Subscription = *sub
-		}
-		out = append(out, c)
+		out = append(out, rating.ChangeOf(se.Event))
 	}
 	return out
 }

@@ -142,7 +142,7 @@ func rateAtOnce(rt *rapid.T, book *pricebook.Book, stored []schemas.StoredEvent,
 		e := se.Event
 		switch d := e.Data.(type) {
 		case *schemas.Subscription, *schemas.SubscriptionCanceled:
-			changes = append(changes, subscriptionChange(e))
+			changes = append(changes, rating.ChangeOf(e))
 		case *schemas.SeatChange:
 			u.Seats = append(u.Seats, aggregators.SeatEvent{Time: e.Time, Assigned: e.Type == schemas.TypeSeatAssigned, UserID: d.UserID, SeatType: string(d.SeatType), Seq: se.Seq})
 		case *schemas.AIPackPurchased:

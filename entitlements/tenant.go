@@ -81,7 +81,7 @@ func (t *tenant) addSubscription(book *pricebook.Book, se schemas.StoredEvent) {
 func (t *tenant) readmit(book *pricebook.Book) {
 	changes := make([]rating.SubscriptionChange, len(t.subs))
 	for i, se := range t.subs {
-		changes[i] = subscriptionChange(se.Event)
+		changes[i] = rating.ChangeOf(se.Event)
 	}
 	kept, refused := rating.AdmitChanges(book, changes)
 	out := make([]uint64, 0, len(kept))
@@ -107,23 +107,6 @@ func (t *tenant) changesStoredBefore(seq uint64) []rating.SubscriptionChange {
 		}
 	}
 	return out
-}
-
-// subscriptionChange is the rating input of a subscription event.
-func subscriptionChange(e *schemas.Event) rating.SubscriptionChange {
-	c := rating.SubscriptionChange{At: e.Time}
-	switch e.Type {
-	case schemas.TypeSubscriptionStarted:
-		c.Kind = rating.Started
-	case schemas.TypeSubscriptionChanged:
-		c.Kind = rating.Changed
-	default:
-		c.Kind = rating.Canceled
-	}
-	if sub, ok := e.Data.(*schemas.Subscription); ok {
-		c.Subscription = *sub
-	}
-	return c
 }
 
 func (t *tenant) setFlag(se schemas.StoredEvent, d *schemas.FeatureFlagSet) {

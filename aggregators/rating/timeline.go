@@ -34,6 +34,25 @@ type SubscriptionChange struct {
 	Subscription schemas.Subscription
 }
 
+// ChangeOf is the rating input of a subscription event (started,
+// changed or canceled): billing's close and the live tenant state read
+// the same change from it.
+func ChangeOf(e *schemas.Event) SubscriptionChange {
+	c := SubscriptionChange{At: e.Time}
+	switch e.Type {
+	case schemas.TypeSubscriptionStarted:
+		c.Kind = Started
+	case schemas.TypeSubscriptionChanged:
+		c.Kind = Changed
+	default:
+		c.Kind = Canceled
+	}
+	if sub, ok := e.Data.(*schemas.Subscription); ok {
+		c.Subscription = *sub
+	}
+	return c
+}
+
 // Segment is a stretch of time with one subscription in effect (after the
 // prepaid rules: a downgrade inside a contract year only shows from the
 // next contract year).
