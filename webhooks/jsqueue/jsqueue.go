@@ -222,12 +222,39 @@ func (q *Queue) ack(ctx context.Context, jm jetstream.Msg) {
 	}
 }
 
+// open opens the durable consumer, retrying while JetStream does not
+// answer (a restarting NATS server or cluster): the webhooks wait for it
+// like the pipeline's consumers, rather than stop the process. It returns
+// nil and no error when ctx ends first.
+func (q *Queue) open(ctx context.Context, durable string) (jetstream.Consumer, error) {
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cons, err := q.js.Consumer(octx, Stream, durable)
+		cancel()
+		switch {
+		case err == nil:
+			return cons, nil
+		case errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound):
+			// Deleted under us (a NATS store lost): apply them again.
+			if aerr := q.apply(ctx); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		}
+		q.log.Warn().Err(err).Str("consumer", durable).Dur("retry_in", wait).Msg("opening the webhook queue's consumer; retrying")
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(wait):
+		}
+	}
+}
+
 // consume runs handle on the durable's messages, workers at a time,
 // until ctx ends; the messages in hand are finished first.
 func (q *Queue) consume(ctx context.Context, durable string, workers int, handle func(context.Context, jetstream.Msg)) error {
-	cons, err := q.js.Consumer(ctx, Stream, durable)
-	if err != nil {
-		return fmt.Errorf("opening consumer %s: %w", durable, err)
+	cons, err := q.open(ctx, durable)
+	if err != nil || cons == nil {
+		return err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(workers))
 	if err != nil {
