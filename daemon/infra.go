@@ -85,12 +85,32 @@ func (d *Daemon) startNATS(ctx context.Context) error {
 		return fmt.Errorf("opening jetstream: %w", err)
 	}
 	d.js = js
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := pipeline.ApplyTopology(tctx, js, d.cfg.Topology); err != nil {
+	return d.applyTopology(ctx)
+}
+
+// applyTopology applies the JetStream topology, retrying for up to a
+// minute: on a NATS cluster that has just formed, or lost a node,
+// creating a replicated stream fails for a while ("insufficient
+// resources", "temporarily unavailable"), and a replica should wait for
+// it rather than exit. A topology that is not valid fails at once.
+func (d *Daemon) applyTopology(ctx context.Context) error {
+	if err := d.cfg.Topology.Validate(); err != nil {
 		return err
 	}
-	return nil
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		err := pipeline.ApplyTopology(tctx, d.js, d.cfg.Topology)
+		if err == nil {
+			return nil
+		}
+		d.log.Warn().Err(err).Dur("retry_in", wait).Msg("applying the JetStream topology; retrying")
+		select {
+		case <-tctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 func (d *Daemon) startClickHouse(ctx context.Context) error {
