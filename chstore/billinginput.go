@@ -110,35 +110,49 @@ ORDER BY subject, time, stream_seq`, names, end)
 // are left out: callers start the cuts early enough. Tenants without cuts
 // are skipped.
 func (s *Events) CreditRows(ctx context.Context, end time.Time, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error) {
+	return s.creditSums(ctx, cuts, `e.time < ?`, end)
+}
+
+// creditSums sums the AI credits of each tenant with cuts between
+// consecutive instants of them, one row per (tenant, cut), over the
+// events matching bound (a condition on e with one argument, arg).
+// Credits before a tenant's first cut are left out; tenants without cuts
+// are skipped.
+func (s *Events) creditSums(ctx context.Context, cuts map[string][]time.Time, bound string, arg any) (map[string][]rating.CreditUsage, error) {
 	out := map[string][]rating.CreditUsage{}
-	if len(cuts) == 0 {
-		return out, nil
-	}
 	tbl, err := ext.NewTable("tenant_cuts", ext.Column("tenant", "String"), ext.Column("cuts", "Array(DateTime64(9, 'UTC'))"))
 	if err != nil {
 		return nil, fmt.Errorf("building cuts table: %w", err)
 	}
+	n := 0
 	for tenant, cs := range cuts {
+		if len(cs) == 0 {
+			continue
+		}
 		if err := tbl.Append(tenant, cs); err != nil {
 			return nil, fmt.Errorf("building cuts table: %w", err)
 		}
+		n++
+	}
+	if n == 0 {
+		return out, nil
 	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
 	rows, err := s.conn.Query(ctx, `
 SELECT e.subject, arrayMax(arrayFilter(c -> c <= e.time, tc.cuts)) AS at, sum(e.credits)
 FROM events AS e FINAL
 INNER JOIN tenant_cuts AS tc ON e.subject = tc.tenant
-WHERE e.type = ? AND e.time < ? AND e.time >= arrayMin(tc.cuts)
-GROUP BY e.subject, at`, string(schemas.TypeAICreditsConsumed), end)
+WHERE e.type = ? AND `+bound+` AND e.time >= arrayMin(tc.cuts)
+GROUP BY e.subject, at`, string(schemas.TypeAICreditsConsumed), arg)
 	if err != nil {
-		return nil, fmt.Errorf("querying credit rows: %w", err)
+		return nil, fmt.Errorf("querying credit sums: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var tenant string
 		var r rating.CreditUsage
 		if err := rows.Scan(&tenant, &r.At, &r.Credits); err != nil {
-			return nil, fmt.Errorf("scanning credit row: %w", err)
+			return nil, fmt.Errorf("scanning a credit sum: %w", err)
 		}
 		r.At = r.At.UTC()
 		out[tenant] = append(out[tenant], r)

@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/ext"
-	"github.com/shopspring/decimal"
-
 	"github.com/tally-billing/tally/aggregators/rating"
 	"github.com/tally-billing/tally/entitlements"
 	"github.com/tally-billing/tally/schemas"
@@ -90,44 +86,5 @@ ORDER BY subject, month`, string(schemas.TypeAICreditsConsumed), through)
 // between consecutive instants of its cuts, one row per (tenant, cut), as
 // CreditRows does for billing.
 func (s *Events) CreditSums(ctx context.Context, through uint64, cuts map[string][]time.Time) (map[string][]rating.CreditUsage, error) {
-	out := map[string][]rating.CreditUsage{}
-	tbl, err := ext.NewTable("tenant_cuts", ext.Column("tenant", "String"), ext.Column("cuts", "Array(DateTime64(9, 'UTC'))"))
-	if err != nil {
-		return nil, fmt.Errorf("building cuts table: %w", err)
-	}
-	n := 0
-	for tenant, cs := range cuts {
-		if len(cs) == 0 {
-			continue
-		}
-		if err := tbl.Append(tenant, cs); err != nil {
-			return nil, fmt.Errorf("building cuts table: %w", err)
-		}
-		n++
-	}
-	if n == 0 {
-		return out, nil
-	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
-	rows, err := s.conn.Query(ctx, `
-SELECT e.subject, arrayMax(arrayFilter(c -> c <= e.time, tc.cuts)) AS at, sum(e.credits)
-FROM events AS e FINAL
-INNER JOIN tenant_cuts AS tc ON e.subject = tc.tenant
-WHERE e.type = ? AND e.stream_seq <= ? AND e.time >= arrayMin(tc.cuts)
-GROUP BY e.subject, at`, string(schemas.TypeAICreditsConsumed), through)
-	if err != nil {
-		return nil, fmt.Errorf("querying credit sums: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var tenant string
-		var r rating.CreditUsage
-		var sum decimal.Decimal
-		if err := rows.Scan(&tenant, &r.At, &sum); err != nil {
-			return nil, fmt.Errorf("scanning a credit sum: %w", err)
-		}
-		r.At, r.Credits = r.At.UTC(), sum
-		out[tenant] = append(out[tenant], r)
-	}
-	return out, rows.Err()
+	return s.creditSums(ctx, cuts, `e.stream_seq <= ?`, through)
 }
