@@ -36,8 +36,8 @@ ORDER BY time, stream_seq`, end)
 // and KYC event of provider, then every sale of another provider with the
 // order id of one of provider's sales or refunds (see
 // payouts.EventSource). The first query reads one subject of the events
-// table's key; the second reads the order_id column and the typed rows of
-// the few matching sales only.
+// table's key; the second (othersSales) the granules that may hold one
+// of those orders.
 func (s *Events) ProviderEvents(ctx context.Context, provider string, end time.Time) ([]schemas.StoredEvent, error) {
 	own, orders, err := s.marketplaceEvents(ctx, true, `
 SELECT `+marketplaceColumns+`
@@ -46,23 +46,35 @@ WHERE subject = ?
   AND type IN (`+marketplaceTypes+`)
   AND time <= ?
 ORDER BY time, stream_seq`, provider, end)
-	if err != nil || len(orders) == 0 {
-		return own, err
+	if err != nil {
+		return nil, err
+	}
+	others, err := s.othersSales(ctx, provider, orders, `time <= ?`, end)
+	return append(own, others...), err
+}
+
+// othersSales returns the sales of providers other than provider that
+// name one of orders and match bound (a condition with args), in (time,
+// sequence) order: read through the bloom filter on order_id (migration
+// 0011), which reads only the granules that may hold one of them, and
+// without FINAL, which would merge the keys of the whole table for a few
+// rows: a copy of a row may come twice, and the caller counts an
+// identity once.
+func (s *Events) othersSales(ctx context.Context, provider string, orders []string, bound string, args ...any) ([]schemas.StoredEvent, error) {
+	if len(orders) == 0 {
+		return nil, nil
 	}
 	octx, err := withKeys(ctx, "provider_orders", "String", orders)
 	if err != nil {
 		return nil, err
 	}
-	// Without FINAL, which would merge the keys of the whole table for a
-	// few rows: a copy of a row may come twice; the service counts an
-	// identity once.
-	others, _, err := s.marketplaceEvents(octx, false, `
+	out, _, err := s.marketplaceEvents(octx, false, `
 SELECT `+marketplaceColumns+`
 FROM events
-WHERE type = 'marketplace.sale.completed' AND subject != ? AND time <= ?
+WHERE type = 'marketplace.sale.completed' AND subject != ? AND `+bound+`
   AND order_id IN (SELECT key FROM provider_orders)
-ORDER BY time, stream_seq`, provider, end)
-	return append(own, others...), err
+ORDER BY time, stream_seq`, append([]any{provider}, args...)...)
+	return out, err
 }
 
 // marketplaceEvents runs a query selecting marketplaceColumns and scans the
@@ -120,9 +132,8 @@ ORDER BY time, stream_seq`, position, orNoTime(at).UnixNano())
 //
 // Three selects, each by an index: the provider's events by the events
 // table's key and its ledger sales by the ledger's, side by side; then
-// the other providers' sales by the bloom filter on order_id (migration
-// 0011), which reads only the granules that may hold one of those
-// orders. Like EventsAfter, without FINAL.
+// the other providers' sales (othersSales). Like EventsAfter, without
+// FINAL.
 func (s *Events) ProviderEventsAfter(ctx context.Context, provider string, position uint64, at time.Time) ([]schemas.StoredEvent, error) {
 	after := orNoTime(at).UnixNano()
 	var own []schemas.StoredEvent
@@ -143,19 +154,8 @@ WHERE subject = ? AND type IN (`+marketplaceTypes+`)
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	orders = append(orders, ownOrders...)
-	if len(orders) == 0 {
-		return own, nil
-	}
-	octx, err := withKeys(ctx, "provider_orders", "String", orders)
-	if err != nil {
-		return nil, err
-	}
-	others, _, err := s.marketplaceEvents(octx, false, `
-SELECT `+marketplaceColumns+`
-FROM events
-WHERE type = 'marketplace.sale.completed' AND subject != ? AND (stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)
-  AND order_id IN (SELECT key FROM provider_orders)`, provider, position, after)
+	others, err := s.othersSales(ctx, provider, append(orders, ownOrders...),
+		`(stream_seq > ? OR toUnixTimestamp64Nano(time) > ?)`, position, after)
 	return append(own, others...), err
 }
 
