@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -30,22 +29,8 @@ func TestDashboardShowsATenantsEntitlements(t *testing.T) {
 	events = append(events, seatEvents("dash-a", "tenant-dash", "author", 2, nov(2, 0))...)
 	tl.mustAccept(len(events), 0, events...)
 
-	pollOpt := chromedp.WithPollingTimeout(90 * time.Second)
-	waitState := func(state string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.body.dataset.state === '`+state+`'`, pollOpt)); err != nil {
-			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.state + ': ' + document.body.innerText`))
-			t.Fatalf("waiting for the page's state %q: %v; page: %s", state, err, text)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
-		return s
-	}
+	pg := page{t, ctx}
+	waitState, eval := pg.waitState, pg.eval
 	if err := chromedp.Do(ctx, chromedp.Navigate(tl.base+"/dashboard/tenant.html?tenant=tenant-dash")); err != nil {
 		t.Fatalf("opening the page: %v", err)
 	}

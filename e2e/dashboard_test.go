@@ -84,22 +84,8 @@ func TestDashboardShowsASeededMonth(t *testing.T) {
 	run1, _ := seedFinanceMonth(t, tl)
 
 	// The page itself needs no key; it asks for one.
-	pollOpt := chromedp.WithPollingTimeout(90 * time.Second)
-	waitState := func(state string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.body.dataset.state === '`+state+`'`, pollOpt)); err != nil {
-			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.state + ': ' + document.body.innerText`))
-			t.Fatalf("waiting for the page's state %q: %v; page: %s", state, err, text)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
-		return s
-	}
+	pg := page{t, ctx}
+	waitState, eval := pg.waitState, pg.eval
 	if err := chromedp.Do(ctx, chromedp.Navigate(tl.base+"/dashboard?from=2026-10&to=2026-11")); err != nil {
 		t.Fatalf("opening the dashboard: %v", err)
 	}
@@ -262,4 +248,31 @@ func TestDashboardShowsASeededMonth(t *testing.T) {
 	if fmt.Sprint(paid) != "[prov-bob 170.00 prov-ada 106.25]" {
 		t.Errorf("payouts of November and December, newest first: %v, want bob 170.00 then ada 106.25", paid)
 	}
+}
+
+// page drives a dashboard page open in the headless browser.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// waitState waits until the page says it is in state (body's
+// data-state), and fails with the page's text otherwise.
+func (p page) waitState(state string) {
+	p.t.Helper()
+	poll := chromedp.WithPollingTimeout(90 * time.Second)
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](`document.body.dataset.state === '`+state+`'`, poll)); err != nil {
+		text, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body.dataset.state + ': ' + document.body.innerText`))
+		p.t.Fatalf("waiting for the page's state %q: %v; page: %s", state, err, text)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page, as a string.
+func (p page) eval(expr string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		p.t.Fatalf("%s: %v", expr, err)
+	}
+	return s
 }
