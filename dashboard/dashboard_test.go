@@ -36,7 +36,7 @@ func TestThePageIsServedWithoutAKey(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{`<script src="` + ChartLibrary + `" defer>`, `<script src="app.js" defer>`, `href="style.css"`,
+	for _, want := range []string{`<script src="` + ChartLibrary + `" defer>`, `<script src="common.js" defer>`, `<script src="app.js" defer>`, `href="style.css"`,
 		"built without the chart library", "<code>make build</code>", `id="keyform"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("index.html lacks %q", want)
@@ -51,7 +51,7 @@ func TestThePageIsServedWithoutAKey(t *testing.T) {
 	if res.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("X-Content-Type-Options: %q", res.Header.Get("X-Content-Type-Options"))
 	}
-	for path, ctype := range map[string]string{"/app.js": "text/javascript", "/style.css": "text/css"} {
+	for path, ctype := range map[string]string{"/common.js": "text/javascript", "/app.js": "text/javascript", "/style.css": "text/css"} {
 		res, _ := get(t, path)
 		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), ctype) {
 			t.Errorf("GET %s: %d %s, want 200 %s", path, res.StatusCode, res.Header.Get("Content-Type"), ctype)
@@ -81,7 +81,7 @@ func TestOwnFilesStayLocalAndDecimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, script := range []string{"app.js", "tenant.js"} {
+	for _, script := range []string{"common.js", "app.js", "tenant.js"} {
 		src, err := fs.ReadFile(Files(), script)
 		if err != nil {
 			t.Fatal(err)
@@ -95,13 +95,13 @@ func TestOwnFilesStayLocalAndDecimal(t *testing.T) {
 }
 
 // The entitlements page of one tenant is served without a key too, loads
-// only its own script, and the finance page links to it.
+// only the shared script and its own, and the finance page links to it.
 func TestTheTenantPageIsServed(t *testing.T) {
 	res, body := get(t, "/tenant.html")
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /tenant.html: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{`<script src="tenant.js" defer>`, `id="keyform"`, `id="gauges"`, `id="matrix"`, `href="./"`} {
+	for _, want := range []string{`<script src="common.js" defer>`, `<script src="tenant.js" defer>`, `id="keyform"`, `id="gauges"`, `id="matrix"`, `href="./"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("tenant.html lacks %q", want)
 		}

@@ -5,28 +5,11 @@
 'use strict';
 
 (function () {
-  const KEY = 'tally.financeKey';
-  const $ = (id) => document.getElementById(id);
+  const { KEY, $, setState, status, askForKey, grouped, KeyRefused } = tally;
+  const api = (path) => tally.api(path, (said) => 'This key is not a finance key (' + said + '). Enter a key with the finance role.');
   const palette = ['#2f6fdf', '#e07b39', '#3a9d6b', '#9b59b6', '#c0392b', '#16a0a8', '#7f8c8d', '#d4a017'];
   const charts = {};
   let trend = null;
-
-  // ---- state and messages ----
-
-  function setState(s) { document.body.dataset.state = s; }
-  function status(msg) { $('status').textContent = msg; }
-
-  function askForKey(message) {
-    sessionStorage.removeItem(KEY);
-    $('board').hidden = true;
-    $('login').hidden = false;
-    $('keyerror').textContent = message || '';
-    $('keyerror').hidden = !message;
-    $('key').value = '';
-    $('key').focus();
-    status('');
-    setState(message ? 'key-refused' : 'key');
-  }
 
   // ---- months ("YYYY-MM") ----
 
@@ -37,32 +20,7 @@
 
   // ---- decimal strings, never floats ----
 
-  // grouped adds thousands separators to a decimal string: "12976.91" → "12,976.91".
-  function grouped(dec) {
-    const neg = dec.startsWith('-');
-    const [int, frac] = (neg ? dec.slice(1) : dec).split('.');
-    const g = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-    return (neg ? '-' : '') + g + (frac === undefined ? '' : '.' + frac);
-  }
   const money = (amount, currency) => grouped(amount) + ' ' + currency;
-
-  // ---- API ----
-
-  class KeyRefused extends Error {}
-
-  async function api(path) {
-    const res = await fetch(path, {
-      headers: { Authorization: 'Bearer ' + sessionStorage.getItem(KEY) },
-      cache: 'no-store',
-    });
-    let body = null;
-    try { body = await res.json(); } catch (e) { /* not JSON */ }
-    const said = body && body.error ? body.error : res.statusText;
-    if (res.status === 401) throw new KeyRefused('The server refused this key (' + said + '). Enter the finance key again.');
-    if (res.status === 403) throw new KeyRefused('This key is not a finance key (' + said + '). Enter a key with the finance role.');
-    if (!res.ok) throw new Error(said);
-    return body;
-  }
 
   async function load() {
     const from = $('from').value, to = $('to').value;

@@ -6,47 +6,8 @@
 'use strict';
 
 (function () {
-  const KEY = 'tally.financeKey';
-  const $ = (id) => document.getElementById(id);
-
-  function setState(s) { document.body.dataset.state = s; }
-  function status(msg) { $('status').textContent = msg; }
-
-  function askForKey(message) {
-    sessionStorage.removeItem(KEY);
-    $('board').hidden = true;
-    $('login').hidden = false;
-    $('keyerror').textContent = message || '';
-    $('keyerror').hidden = !message;
-    $('key').value = '';
-    $('key').focus();
-    status('');
-    setState(message ? 'key-refused' : 'key');
-  }
-
-  // grouped adds thousands separators to a decimal string: "25000" → "25,000".
-  function grouped(dec) {
-    const neg = dec.startsWith('-');
-    const [int, frac] = (neg ? dec.slice(1) : dec).split('.');
-    const g = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-    return (neg ? '-' : '') + g + (frac === undefined ? '' : '.' + frac);
-  }
-
-  class KeyRefused extends Error {}
-
-  async function api(path) {
-    const res = await fetch(path, {
-      headers: { Authorization: 'Bearer ' + sessionStorage.getItem(KEY) },
-      cache: 'no-store',
-    });
-    let body = null;
-    try { body = await res.json(); } catch (e) { /* not JSON */ }
-    const said = body && body.error ? body.error : res.statusText;
-    if (res.status === 401) throw new KeyRefused('The server refused this key (' + said + '). Enter the finance key again.');
-    if (res.status === 403) throw new KeyRefused('This key may not read entitlements (' + said + '). Enter a finance key.');
-    if (!res.ok) throw new Error(said);
-    return body;
-  }
+  const { KEY, $, setState, status, askForKey, grouped, KeyRefused } = tally;
+  const api = (path) => tally.api(path, (said) => 'This key may not read entitlements (' + said + '). Enter a finance key.');
 
   async function load() {
     const tenant = $('tenant').value.trim();
