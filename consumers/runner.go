@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/tally-billing/tally/internal/retry"
 )
 
 // RunnerConfig configures a durable pull consumer and its batching.
@@ -153,18 +155,15 @@ func (r *Runner) Run(ctx context.Context) error {
 // bind creates or updates the durable consumer, retrying with backoff while
 // JetStream is unreachable, until ctx ends.
 func (r *Runner) bind(ctx context.Context, log zerolog.Logger) (jetstream.Consumer, error) {
-	backoff := 200 * time.Millisecond
-	for {
-		cons, err := r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, r.ConsumerConfig())
-		if err == nil {
-			return cons, nil
-		}
-		log.Warn().Err(err).Msg("creating consumer; retrying")
-		if !sleepCtx(ctx, backoff) {
-			return nil, fmt.Errorf("creating consumer %s on %s: %w", r.cfg.Durable, r.cfg.Stream, err)
-		}
-		backoff = min(backoff*2, 5*time.Second)
+	var cons jetstream.Consumer
+	err := retry.Until(ctx, log, "creating consumer", 200*time.Millisecond, 5*time.Second, func(ctx context.Context) (err error) {
+		cons, err = r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, r.ConsumerConfig())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer %s on %s: %w", r.cfg.Durable, r.cfg.Stream, err)
 	}
+	return cons, nil
 }
 
 func (r *Runner) fetchLoop(ctx context.Context, cons jetstream.Consumer, out chan<- []*Message, log zerolog.Logger) error {

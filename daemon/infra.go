@@ -23,6 +23,7 @@ import (
 	"github.com/tally-billing/tally/auth"
 	"github.com/tally-billing/tally/chlocal"
 	"github.com/tally-billing/tally/chstore"
+	"github.com/tally-billing/tally/internal/retry"
 	"github.com/tally-billing/tally/natsembed"
 	"github.com/tally-billing/tally/pipeline"
 )
@@ -99,18 +100,9 @@ func (d *Daemon) applyTopology(ctx context.Context) error {
 	}
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
-		err := pipeline.ApplyTopology(tctx, d.js, d.cfg.Topology)
-		if err == nil {
-			return nil
-		}
-		d.log.Warn().Err(err).Dur("retry_in", wait).Msg("applying the JetStream topology; retrying")
-		select {
-		case <-tctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-	}
+	return retry.Until(tctx, d.log, "applying the JetStream topology", 250*time.Millisecond, 4*time.Second, func(ctx context.Context) error {
+		return pipeline.ApplyTopology(ctx, d.js, d.cfg.Topology)
+	})
 }
 
 func (d *Daemon) startClickHouse(ctx context.Context) error {

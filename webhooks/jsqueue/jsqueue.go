@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/tally-billing/tally/internal/retry"
 	"github.com/tally-billing/tally/webhooks"
 )
 
@@ -78,18 +79,10 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error
 	q := &Queue{js: js, cfg: cfg, log: cfg.Logger.With().Str("component", "webhooks-queue").Logger()}
 	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
-		err := q.apply(ctx)
-		if err == nil {
-			return q, nil
-		}
-		q.log.Warn().Err(err).Dur("retry_in", wait).Msg("applying the webhooks stream; retrying")
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(wait):
-		}
+	if err := retry.Until(ctx, q.log, "applying the webhooks stream", 250*time.Millisecond, 4*time.Second, q.apply); err != nil {
+		return nil, err
 	}
+	return q, nil
 }
 
 // apply creates or updates the stream and its two consumers.
